@@ -1,0 +1,163 @@
+"""Where handlers run: on the loop that created the socket, one task at a time, in order.
+
+The I/O thread never calls user code. It posts *tasks* (open, message, close, ...) to the
+:class:`Dispatcher` of the socket, which runs them where the socket was created:
+
+* in a Jupyter kernel, on the kernel's main asyncio loop, so handlers run between cells and
+  during top-level ``await``, never in the middle of a running cell;
+* in an asyncio program, on that program's loop;
+* in plain Python (no running loop), on one ``ipyws-dispatch`` thread.
+
+A burst of messages costs one wake-up: tasks queue in a deque and the loop is woken only
+when no run is pending. Blocking helpers called on the dispatcher's own thread (a sync
+notebook cell waiting for ``open``) run the pending tasks inline while they wait.
+
+This is the only module that knows about IPython.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Dispatcher", "current_dispatcher", "report_exception"]
+
+Task = tuple[Callable[[Any], None], Any]
+
+
+def report_exception(exc: BaseException) -> None:
+    """Show an exception raised by a listener the way the environment shows errors.
+
+    In IPython the shell renders the traceback; in a kernel it lands under the cell whose
+    context the listener runs in. Elsewhere it goes to ``sys.excepthook``.
+    """
+    shell = None
+    if "IPython" in sys.modules:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        if InteractiveShell.initialized():
+            shell = InteractiveShell.instance()
+    if shell is not None:
+        shell.showtraceback((type(exc), exc, exc.__traceback__))
+    else:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+class Dispatcher:
+    """Runs posted tasks in order on one asyncio loop, or on its own thread when ``loop`` is None."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._queue: deque[Task] = deque()
+        self._scheduled = False
+        self._signal = threading.Event()
+        self._progress = threading.Condition()
+        self._loop = loop
+        self._thread_id = threading.get_ident() if loop is not None else 0
+        if loop is None:
+            thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
+            thread.start()
+            self._thread_id = thread.ident or 0
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop handlers run on (None for the dispatch thread)."""
+        return self._loop
+
+    def on_own_thread(self) -> bool:
+        """Tell whether the caller runs on the thread where this dispatcher runs tasks."""
+        return threading.get_ident() == self._thread_id
+
+    def post(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread."""
+        self._queue.append((fn, arg))
+        if not self._scheduled:
+            self._scheduled = True
+            self._wake()
+
+    def _wake(self) -> None:
+        self._signal.set()
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self.run_pending)
+            except RuntimeError:
+                # The loop is closed (an asyncio.run() program ended): go on in a thread.
+                self._loop = None
+                thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
+                thread.start()
+                self._thread_id = thread.ident or 0
+
+    def run_pending(self) -> None:
+        """Run every queued task, in order, on the calling thread."""
+        self._scheduled = False
+        queue = self._queue
+        popleft = queue.popleft
+        while queue:
+            fn, arg = popleft()
+            try:
+                fn(arg)
+            except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
+                report_exception(exc)
+        with self._progress:
+            self._progress.notify_all()
+
+    def _thread_main(self) -> None:
+        signal = self._signal
+        while True:
+            signal.wait()
+            signal.clear()
+            self.run_pending()
+
+    def wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Block until ``done()`` is true or ``timeout`` seconds pass; return ``done()``.
+
+        On the dispatcher's own thread (a sync cell in a kernel) pending tasks run inline
+        while waiting, so handlers fire and the awaited state can change. On any other
+        thread this just waits for the dispatcher to make progress.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self.on_own_thread():
+            while True:
+                self._signal.clear()
+                self.run_pending()
+                if done():
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._signal.wait(remaining)
+        with self._progress:
+            return self._progress.wait_for(
+                done, None if deadline is None else max(0.0, deadline - time.monotonic())
+            )
+
+
+_loop_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dispatcher] = (
+    weakref.WeakKeyDictionary()
+)
+_thread_dispatcher: Dispatcher | None = None
+_lock = threading.Lock()
+
+
+def current_dispatcher() -> Dispatcher:
+    """Return the dispatcher for the caller: its running loop's, else the dispatch thread's."""
+    global _thread_dispatcher
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    with _lock:
+        if loop is None:
+            if _thread_dispatcher is None:
+                _thread_dispatcher = Dispatcher(None)
+            return _thread_dispatcher
+        dispatcher = _loop_dispatchers.get(loop)
+        if dispatcher is None:
+            dispatcher = _loop_dispatchers[loop] = Dispatcher(loop)
+        return dispatcher

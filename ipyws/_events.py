@@ -1,0 +1,317 @@
+"""Events and EventTarget: the DOM event model the WebSocket object dispatches through."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ._dispatch import report_exception
+from ._text import type_name
+from .exceptions import InvalidStateError
+
+__all__ = ["CloseEvent", "Event", "EventHandler", "EventTarget", "MessageEvent"]
+
+_TIME_ORIGIN = time.monotonic()
+
+Listener = Callable[[Any], Any]
+
+
+def _now_ms() -> float:
+    """Return milliseconds since the module was imported (the DOM's time origin)."""
+    return (time.monotonic() - _TIME_ORIGIN) * 1000.0
+
+
+class Event:
+    """A DOM event: ``open`` and ``error`` are plain Events.
+
+    ``Event(type)`` makes a synthetic event for :meth:`EventTarget.dispatchEvent`.
+    """
+
+    __slots__ = (
+        "_dispatching",
+        "_stop",
+        "bubbles",
+        "cancelable",
+        "currentTarget",
+        "defaultPrevented",
+        "eventPhase",
+        "isTrusted",
+        "target",
+        "timeStamp",
+        "type",
+        "cause",
+    )
+
+    NONE: ClassVar[int] = 0
+    CAPTURING_PHASE: ClassVar[int] = 1
+    AT_TARGET: ClassVar[int] = 2
+    BUBBLING_PHASE: ClassVar[int] = 3
+
+    def __init__(self, type: str, *, bubbles: bool = False, cancelable: bool = False) -> None:  # noqa: A002
+        self.type = type
+        self.bubbles = bubbles
+        self.cancelable = cancelable
+        self.defaultPrevented = False
+        self.isTrusted = False
+        self.target: EventTarget | None = None
+        self.currentTarget: EventTarget | None = None
+        self.eventPhase = Event.NONE
+        self.timeStamp = _now_ms()
+        #: Non-standard: on a WebSocket ``error`` event, the exception that failed the
+        #: connection (``None`` on synthetic events).
+        self.cause: BaseException | None = None
+        self._dispatching = False
+        self._stop = False
+
+    def preventDefault(self) -> None:  # noqa: N802
+        """Mark the event as canceled if it is cancelable."""
+        if self.cancelable:
+            self.defaultPrevented = True
+
+    def stopImmediatePropagation(self) -> None:  # noqa: N802
+        """Stop calling the remaining listeners for this event."""
+        self._stop = True
+
+    def stopPropagation(self) -> None:  # noqa: N802
+        """Do nothing more than the browser does for an event at its target."""
+
+    def composedPath(self) -> list[EventTarget]:  # noqa: N802
+        """Return ``[target]`` while dispatching, else ``[]``."""
+        return [self.currentTarget] if self.currentTarget is not None else []
+
+    def _fields(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} type={self.type!r}{self._fields()}>"
+
+
+class MessageEvent(Event):
+    """A ``message`` event: ``data`` is a ``str``, a :class:`~ipyws.Blob` or ``bytes``."""
+
+    __slots__ = ("data", "lastEventId", "origin", "ports", "source")
+
+    def __init__(
+        self,
+        type: str,  # noqa: A002
+        *,
+        data: Any = None,
+        origin: str = "",
+        lastEventId: str = "",  # noqa: N803
+        bubbles: bool = False,
+        cancelable: bool = False,
+    ) -> None:
+        super().__init__(type, bubbles=bubbles, cancelable=cancelable)
+        self.data = data
+        self.origin = origin
+        self.lastEventId = lastEventId
+        self.source = None
+        self.ports: tuple[()] = ()
+
+    def _fields(self) -> str:
+        data = self.data
+        preview = repr(data if not isinstance(data, str) or len(data) <= 60 else data[:57] + "...")
+        return f" data={preview}"
+
+
+class CloseEvent(Event):
+    """A ``close`` event: ``code``, ``reason`` and whether the close was clean."""
+
+    __slots__ = ("code", "reason", "wasClean")
+
+    def __init__(
+        self,
+        type: str,  # noqa: A002
+        *,
+        wasClean: bool = False,  # noqa: N803
+        code: int = 0,
+        reason: str = "",
+        bubbles: bool = False,
+        cancelable: bool = False,
+    ) -> None:
+        super().__init__(type, bubbles=bubbles, cancelable=cancelable)
+        self.wasClean = wasClean
+        self.code = code
+        self.reason = reason
+
+    def _fields(self) -> str:
+        return f" code={self.code} reason={self.reason!r} wasClean={self.wasClean}"
+
+
+class _Entry:
+    """One registered listener: the callback, the context it runs in, its flags."""
+
+    __slots__ = ("callback", "context", "entered", "is_attribute", "once", "removed")
+
+    def __init__(
+        self,
+        callback: Any,
+        context: contextvars.Context,
+        once: bool = False,
+        is_attribute: bool = False,
+    ) -> None:
+        self.callback = callback
+        self.context = context
+        self.once = once
+        self.is_attribute = is_attribute
+        self.removed = False
+        self.entered = False
+
+
+def _invoke(callback: Any, event: Event, is_attribute: bool) -> None:
+    """Call one listener, reporting (not raising) what it raises."""
+    try:
+        if callable(callback):
+            callback(event)
+        elif not is_attribute:
+            callback.handleEvent(event)
+    except Exception as exc:  # noqa: BLE001 - a listener's error must not stop dispatch
+        report_exception(exc)
+
+
+class EventTarget:
+    """The DOM ``EventTarget``: ordered listeners per event type.
+
+    Listeners run in registration order; an ``onX`` handler attribute keeps the slot where it
+    was first set. Each listener runs in the :mod:`contextvars` context that was current when
+    it was registered, which is how its output lands under the notebook cell that added it.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, tuple[_Entry, ...]] = {}
+
+    def addEventListener(  # noqa: N802
+        self,
+        type: str,  # noqa: A002
+        callback: Listener | Any | None,
+        options: bool | dict[str, Any] | None = None,
+        *,
+        once: bool = False,
+    ) -> None:
+        """Call ``callback(event)`` for each event of ``type``; adding it twice has no effect.
+
+        ``callback`` is a callable or an object with a ``handleEvent`` method. ``once=True``
+        (or ``{"once": True}`` as in the browser) removes it after its first call.
+        """
+        if callback is None:
+            return
+        if not callable(callback) and not callable(getattr(callback, "handleEvent", None)):
+            raise TypeError(
+                "addEventListener() needs a callable or an object with a handleEvent method, "
+                f"not {type_name(callback)}"
+            )
+        if isinstance(options, dict):
+            once = bool(options.get("once", once))
+        entries = self._listeners.get(type, ())
+        for entry in entries:
+            if entry.callback is callback and not entry.is_attribute:
+                return
+        entry = _Entry(callback, contextvars.copy_context(), once=once)
+        self._listeners[type] = (*entries, entry)
+
+    def removeEventListener(  # noqa: N802
+        self,
+        type: str,  # noqa: A002
+        callback: Listener | Any | None,
+        options: bool | dict[str, Any] | None = None,
+    ) -> None:
+        """Stop calling ``callback`` for events of ``type`` (no error if it was not added)."""
+        entries = self._listeners.get(type, ())
+        for entry in entries:
+            if entry.callback is callback and not entry.is_attribute:
+                self._remove_entry(type, entry)
+                return
+
+    def _remove_entry(self, type: str, entry: _Entry) -> None:  # noqa: A002
+        entry.removed = True
+        remaining = tuple(e for e in self._listeners.get(type, ()) if e is not entry)
+        if remaining:
+            self._listeners[type] = remaining
+        else:
+            self._listeners.pop(type, None)
+
+    def dispatchEvent(self, event: Event) -> bool:  # noqa: N802
+        """Run the listeners for ``event.type`` now; return False if the event was canceled."""
+        if not isinstance(event, Event):
+            raise TypeError(f"dispatchEvent() needs an Event, not {type_name(event)}")
+        if event._dispatching:
+            raise InvalidStateError("The event is already being dispatched.")
+        return self._dispatch(event)
+
+    def _dispatch(self, event: Event, trusted: bool = False) -> bool:
+        """Dispatch ``event`` at this target (the one code path for real and synthetic events)."""
+        event.isTrusted = trusted
+        event.target = self
+        event.currentTarget = self
+        event.eventPhase = Event.AT_TARGET
+        event._dispatching = True
+        try:
+            for entry in self._listeners.get(event.type, ()):
+                if entry.removed:
+                    continue
+                if entry.once:
+                    self._remove_entry(event.type, entry)
+                if entry.entered:
+                    # A listener dispatching to itself is already inside its context.
+                    _invoke(entry.callback, event, entry.is_attribute)
+                else:
+                    entry.entered = True
+                    try:
+                        entry.context.run(_invoke, entry.callback, event, entry.is_attribute)
+                    finally:
+                        entry.entered = False
+                if event._stop:
+                    break
+        finally:
+            event._dispatching = False
+            event._stop = False
+            event.currentTarget = None
+            event.eventPhase = Event.NONE
+        return not event.defaultPrevented
+
+    # -- handler attributes (onopen, onmessage, ...) ------------------------------------
+
+    def _get_handler(self, type: str) -> Any:  # noqa: A002
+        for entry in self._listeners.get(type, ()):
+            if entry.is_attribute:
+                return entry.callback
+        return None
+
+    def _set_handler(self, type: str, value: Any) -> None:  # noqa: A002
+        # As in the browser, a non-object value (number, string, bool) clears the handler;
+        # any other object is stored (a non-callable one is kept but never called).
+        if value is None or isinstance(value, (str, bytes, int, float, bool)):
+            value = None
+        entries = self._listeners.get(type, ())
+        for entry in entries:
+            if entry.is_attribute:
+                if value is None:
+                    self._remove_entry(type, entry)
+                else:
+                    entry.callback = value
+                    entry.context = contextvars.copy_context()
+                return
+        if value is not None:
+            entry = _Entry(value, contextvars.copy_context(), is_attribute=True)
+            self._listeners[type] = (*entries, entry)
+
+
+class EventHandler:
+    """A descriptor for an ``onX`` handler attribute that shares the ordered listener list."""
+
+    def __init__(self, type: str) -> None:  # noqa: A002
+        self.type = type
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.__doc__ = f"The ``{self.type}`` event handler: a callable taking the event, or None."
+
+    def __get__(self, obj: EventTarget | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._get_handler(self.type)
+
+    def __set__(self, obj: EventTarget, value: Any) -> None:
+        obj._set_handler(self.type, value)
+

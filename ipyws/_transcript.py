@@ -1,0 +1,151 @@
+"""The transcript: a bounded record of one socket's traffic, shaped like Chrome's HAR.
+
+Chrome's HAR export keeps a socket's frames as ``_webSocketMessages`` entries
+``{"type": "send" | "receive", "time": <epoch seconds>, "opcode": 1 | 2, "data": str}``
+(binary data base64-encoded). ipyws keeps the same records, adds ``size`` (bytes on the
+wire) and ``seq`` (a running number), and adds lifecycle records of type ``open``, ``error``
+and ``close`` carrying the handshake, the failure or the close code. The panel, ``%ws log``
+and the exports all read this one record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections import deque
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = ["DEFAULT_DATA_LIMIT", "DEFAULT_LOG_SIZE", "Transcript", "load_jsonl"]
+
+#: Records a transcript keeps by default; older ones are dropped first.
+DEFAULT_LOG_SIZE = 1000
+#: Bytes of each message's data a transcript keeps by default; ``size`` stays exact.
+DEFAULT_DATA_LIMIT = 64 * 1024
+
+TEXT, BINARY = 1, 2
+
+# A record is a tuple until someone asks for dicts: the I/O thread appends one per message.
+_Record = tuple[int, float, str, int, "str | bytes | None", int, "dict[str, Any] | None"]
+
+
+class Transcript:
+    """A ring buffer of the last ``maxlen`` records of a socket's traffic, plus counters.
+
+    Appends come from the I/O thread (received messages, lifecycle) and from the thread
+    that calls ``send`` (sent messages); readers take snapshots, so no lock is needed.
+    """
+
+    def __init__(self, maxlen: int = DEFAULT_LOG_SIZE, data_limit: int = DEFAULT_DATA_LIMIT) -> None:
+        if maxlen < 1:
+            raise ValueError(f"log_size must be at least 1, not {maxlen}")
+        self._records: deque[_Record] = deque(maxlen=maxlen)
+        self._data_limit = data_limit
+        self._seq = 0
+        self.created = time.time()
+        #: Messages and payload bytes received.
+        self.messages_in = 0
+        self.bytes_in = 0
+        #: Messages and payload bytes sent (counted when ``send`` hands them over).
+        self.messages_out = 0
+        self.bytes_out = 0
+
+    @property
+    def maxlen(self) -> int:
+        """The number of records kept."""
+        return self._records.maxlen or 0
+
+    @property
+    def total(self) -> int:
+        """The number of records ever added (the ``seq`` the next record will get)."""
+        return self._seq
+
+    def _add(self, kind: str, opcode: int, data: str | bytes | None, size: int,
+             extra: dict[str, Any] | None = None) -> None:
+        if data is not None and size > self._data_limit:
+            data = data[: self._data_limit]
+            extra = {**(extra or {}), "truncated": True}
+        seq = self._seq
+        self._seq = seq + 1
+        self._records.append((seq, time.time(), kind, opcode, data, size, extra))
+
+    def received(self, data: str | bytes, size: int) -> None:
+        """Record a message that arrived (``size`` is its payload length in bytes)."""
+        self.messages_in += 1
+        self.bytes_in += size
+        self._add("receive", TEXT if isinstance(data, str) else BINARY, data, size)
+
+    def sent(self, data: str | bytes, size: int) -> None:
+        """Record a message handed to ``send``."""
+        self.messages_out += 1
+        self.bytes_out += size
+        self._add("send", TEXT if isinstance(data, str) else BINARY, data, size)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Record a lifecycle event (``open``, ``error``, ``close``) with its fields."""
+        self._add(kind, 0, None, 0, fields)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def records(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Return the kept records with ``seq >= since`` as JSON-ready dicts, oldest first.
+
+        Binary data is base64-encoded, as in HAR; ``limit`` keeps only the newest ones.
+        """
+        snapshot = list(self._records)  # one C-level copy: safe against concurrent appends
+        if since:
+            snapshot = [r for r in snapshot if r[0] >= since]
+        if limit is not None:
+            snapshot = snapshot[-limit:] if limit > 0 else []
+        return [_to_dict(r) for r in snapshot]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.records())
+
+    def to_jsonl(self, file: str | IO[str]) -> None:
+        """Write the records as JSON lines to a path or an open text file."""
+        if isinstance(file, str):
+            with open(file, "w", encoding="utf-8") as fh:
+                self.to_jsonl(fh)
+            return
+        for record in self.records():
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def to_dataframe(self) -> Any:
+        """Return the records as a pandas DataFrame (needs pandas), ``time`` as datetimes."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "to_dataframe() needs pandas: pip install pandas (or use records())"
+            ) from None
+        frame = pd.DataFrame(self.records())
+        if not frame.empty:
+            frame["time"] = pd.to_datetime(frame["time"], unit="s")
+        return frame
+
+    def clear(self) -> None:
+        """Drop the kept records (counters and ``seq`` go on)."""
+        self._records.clear()
+
+
+def load_jsonl(file: str | IO[str]) -> list[dict[str, Any]]:
+    """Read records written by :meth:`Transcript.to_jsonl` back as a list of dicts."""
+    if isinstance(file, str):
+        with open(file, encoding="utf-8") as fh:
+            return load_jsonl(fh)
+    return [json.loads(line) for line in file if line.strip()]
+
+
+def _to_dict(record: _Record) -> dict[str, Any]:
+    seq, when, kind, opcode, data, size, extra = record
+    out: dict[str, Any] = {"seq": seq, "type": kind, "time": when}
+    if opcode:
+        out["opcode"] = opcode
+        out["data"] = base64.b64encode(data).decode("ascii") if isinstance(data, bytes) else data
+        out["size"] = size
+    if extra:
+        out.update(extra)
+    return out

@@ -1,0 +1,363 @@
+"""The transport: every connection runs on one ipyws I/O thread with its own asyncio loop.
+
+A socket on the kernel's own loop dies when a cell blocks longer than the peer's ping timeout
+(it cannot answer pings); on this thread it survives. The transport speaks to its socket only
+through the :class:`Sink` callbacks, always on the I/O thread, and knows nothing of IPython.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import ssl as ssl_module
+import sys
+import threading
+import weakref
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.typing import Subprotocol
+
+from ._url import WebSocketURL
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "Connection",
+    "ConnectionFailed",
+    "HandshakeError",
+    "Options",
+    "Sink",
+    "io_thread",
+]
+
+#: Largest incoming message accepted by default, in bytes (the browser sets no limit; a
+#: notebook needs one so a runaway server cannot exhaust the kernel's memory).
+DEFAULT_MAX_SIZE = 64 * 1024 * 1024
+
+_VERSION = "0.1.0"
+DEFAULT_USER_AGENT = (
+    f"Python/{sys.version_info.major}.{sys.version_info.minor} "
+    f"websockets/{websockets.version.version} ipyws/{_VERSION}"
+)
+
+
+class HandshakeError(ConnectionError):
+    """The server's handshake response broke a rule the browser enforces."""
+
+
+class ConnectionFailed(ConnectionError):
+    """The connection was failed on purpose (``close()`` while connecting, shutdown)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Connection options beyond the browser's two arguments (all keyword-only on WebSocket)."""
+
+    headers: Sequence[tuple[str, str]] = ()
+    origin: str | None = None
+    ssl: ssl_module.SSLContext | bool | None = None
+    proxy: str | bool | None = True
+    compression: bool = True
+    max_size: int | None = DEFAULT_MAX_SIZE
+    open_timeout: float | None = 30.0
+    close_timeout: float | None = 10.0
+    ping_interval: float | None = 20.0
+    ping_timeout: float | None = 20.0
+    user_agent: str | None = DEFAULT_USER_AGENT
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Sink(Protocol):
+    """What a connection reports to its socket; every call happens on the I/O thread."""
+
+    def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None: ...
+    def _io_message(self, data: str | bytes) -> None: ...
+    def _io_written(self, total: int) -> None: ...
+    def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None: ...
+
+
+class _NoRedirects(connect):
+    """websockets' connect, minus redirects: the browser treats a 3xx answer as a failure."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+_CLOSE = object()  # outbox marker: start the closing handshake after everything queued before
+
+
+class Connection:
+    """One WebSocket connection on the I/O thread; its methods may be called from any thread."""
+
+    def __init__(self, sink: Sink, url: WebSocketURL, protocols: list[str], options: Options) -> None:
+        self._sink: Sink | None = sink  # strong until closed: an open socket must not vanish
+        self._url = url
+        self._protocols = protocols
+        self._options = options
+        self._outbox: deque[Any] = deque()
+        self._write_pending = False
+        self._io = io_thread()
+        self._written = 0
+        self._close_args: tuple[int | None, str] | None = None
+        self._fail_reason: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._conn: ClientConnection | None = None
+        self._write_event: asyncio.Event | None = None
+        self._io.call(self._start)
+
+    # -- called from the socket's thread ------------------------------------------------
+
+    def send(self, payload: bytes, text: bool) -> None:
+        """Queue one message; it goes out after everything queued before it."""
+        self._outbox.append((payload, text))
+        if not self._write_pending:
+            self._write_pending = True
+            self._io.call(self._wake_writer)
+
+    def close(self, code: int | None, reason: str) -> None:
+        """Start the closing handshake once every queued message is written."""
+        self._outbox.append((_CLOSE, (code, reason)))
+        if not self._write_pending:
+            self._write_pending = True
+            self._io.call(self._wake_writer)
+
+    def fail(self, reason: str) -> None:
+        """Fail the connection: drop it without a closing handshake (error + close 1006)."""
+        self._io.call(self._fail, reason)
+
+    # -- on the I/O thread ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._write_event = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._io.connections.add(self)
+
+    def _wake_writer(self) -> None:
+        if self._write_event is not None:
+            self._write_event.set()
+
+    def _fail(self, reason: str) -> None:
+        if self._fail_reason is not None:
+            return
+        self._fail_reason = reason
+        if self._conn is not None:
+            self._conn.transport.abort()
+        elif self._task is not None:
+            self._task.cancel()
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        opts = self._options
+        kwargs: dict[str, Any] = {
+            "origin": opts.origin,
+            "subprotocols": [Subprotocol(p) for p in self._protocols] or None,
+            "compression": "deflate" if opts.compression else None,
+            "additional_headers": list(opts.headers) or None,
+            "user_agent_header": opts.user_agent,
+            "proxy": opts.proxy if opts.proxy is not False else None,
+            "open_timeout": opts.open_timeout,
+            "close_timeout": opts.close_timeout,
+            "ping_interval": opts.ping_interval,
+            "ping_timeout": opts.ping_timeout,
+            "max_size": opts.max_size,
+            **opts.extra,
+        }
+        if self._url.secure:
+            if opts.ssl is False:
+                context = ssl_module.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl_module.CERT_NONE
+                kwargs["ssl"] = context
+            elif isinstance(opts.ssl, ssl_module.SSLContext):
+                kwargs["ssl"] = opts.ssl
+        return kwargs
+
+    async def _run(self) -> None:
+        try:
+            conn = await self._open()
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes error + close
+            if isinstance(exc, asyncio.CancelledError):
+                exc = ConnectionFailed(self._fail_reason or "the connection was canceled")
+            self._report_closed(CloseCode.ABNORMAL_CLOSURE, "", False, exc)
+            return
+        self._conn = conn
+        sink = self._sink
+        if sink is None:
+            return
+        extensions = conn.response.headers.get("Sec-WebSocket-Extensions", "") if conn.response else ""
+        sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
+        writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
+        on_message = sink._io_message
+        try:
+            async for message in conn:
+                on_message(message)
+        except ConnectionClosed:
+            pass
+        except Exception:  # noqa: BLE001, S110 - the close code below reports what happened
+            pass
+        await conn.wait_closed()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        self._report_closed(*self._close_outcome(conn))
+
+    async def _open(self) -> ClientConnection:
+        """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1)."""
+        async with self._io.host_lock(self._url.host_key):
+            conn = await _NoRedirects(self._url.href, **self._connect_kwargs())
+        if self._protocols and not conn.subprotocol:
+            # The WHATWG standard fails a connection whose server ignored requested protocols.
+            conn.transport.abort()
+            raise HandshakeError(
+                "The server did not select any of the requested subprotocols "
+                f"({', '.join(self._protocols)}): no Sec-WebSocket-Protocol in its response."
+            )
+        if self._fail_reason is not None:
+            conn.transport.abort()
+            raise ConnectionFailed(self._fail_reason)
+        return conn
+
+    def _close_outcome(self, conn: ClientConnection) -> tuple[int, str, bool, BaseException | None]:
+        protocol = conn.protocol
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        requested = self._close_args is not None
+        if self._fail_reason is not None:
+            return CloseCode.ABNORMAL_CLOSURE, "", False, ConnectionFailed(self._fail_reason)
+        # ipyws (websockets) failed the connection: protocol error, message too big, invalid
+        # UTF-8, keepalive timeout. The browser fires error, then close 1006 (1009 as sent).
+        if sent is not None and not requested and not protocol.close_rcvd_then_sent:
+            cause: BaseException = protocol.parser_exc or TimeoutError(
+                sent.reason or f"connection failed with close code {sent.code}"
+            )
+            code = CloseCode.MESSAGE_TOO_BIG if sent.code == CloseCode.MESSAGE_TOO_BIG else CloseCode.ABNORMAL_CLOSURE
+            return code, "", False, cause
+        if rcvd is None:
+            return CloseCode.ABNORMAL_CLOSURE, "", False, None
+        return rcvd.code, rcvd.reason, sent is not None, None
+
+    def _report_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
+        self._io.connections.discard(self)
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink._io_closed(int(code), reason, was_clean, error)
+
+    async def _write_loop(self, conn: ClientConnection) -> None:
+        outbox = self._outbox
+        event = self._write_event
+        assert event is not None
+        while True:
+            await event.wait()
+            event.clear()
+            self._write_pending = False
+            written = self._written
+            while outbox:
+                payload, arg = outbox.popleft()
+                if payload is _CLOSE:
+                    self._close_args = arg
+                    with contextlib.suppress(ConnectionClosed):
+                        await conn.close(*arg)
+                    return
+                try:
+                    await conn.send(payload, text=arg)
+                except ConnectionClosed:
+                    outbox.clear()
+                    return
+                written += len(payload)
+            if written != self._written:
+                self._written = written
+                sink = self._sink
+                if sink is not None:
+                    sink._io_written(written)
+
+    def _shutdown(self) -> None:
+        """Close with 1001 Going Away, as a browser does when the page goes away."""
+        if self._conn is None:
+            self._fail("the interpreter is shutting down")
+        else:
+            self.close(CloseCode.GOING_AWAY, "")
+
+
+def _handshake(conn: ClientConnection) -> dict[str, Any]:
+    """Describe the opening handshake: the request and the server's response."""
+    request, response = conn.request, conn.response
+    return {
+        "request": {
+            "path": request.path if request else "",
+            "headers": list(request.headers.raw_items()) if request else [],
+        },
+        "response": {
+            "status": response.status_code if response else 0,
+            "reason": response.reason_phrase if response else "",
+            "headers": list(response.headers.raw_items()) if response else [],
+        },
+    }
+
+
+class IOThread:
+    """The one thread, with its own asyncio loop, that runs every ipyws connection."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.connections: set[Connection] = set()
+        self._host_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._thread = threading.Thread(target=self._main, name="ipyws-io", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the I/O thread soon; callable from any thread."""
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def host_lock(self, key: tuple[str, int]) -> asyncio.Lock:
+        """Return the lock that keeps one connection per host in CONNECTING."""
+        lock = self._host_locks.get(key)
+        if lock is None:
+            lock = self._host_locks[key] = asyncio.Lock()
+        return lock
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Close every connection (1001), wait up to ``timeout`` seconds, stop the thread."""
+        if not self._thread.is_alive():
+            return
+        done = threading.Event()
+
+        async def close_all() -> None:
+            for connection in list(self.connections):
+                connection._shutdown()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    while self.connections:
+                        await asyncio.sleep(0.01)
+            done.set()
+
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(close_all(), self.loop)
+            done.wait(timeout + 1.0)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=1.0)
+
+
+_io: IOThread | None = None
+_io_lock = threading.Lock()
+
+
+def io_thread() -> IOThread:
+    """Return the running I/O thread, starting it on first use."""
+    global _io
+    with _io_lock:
+        if _io is None:
+            _io = IOThread()
+            atexit.register(_io.shutdown)
+        return _io
+

@@ -1,0 +1,64 @@
+"""WebSocket URL parsing and serialization, the WHATWG way (via ada-url)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ada_url import URL
+
+from .exceptions import DOMSyntaxError
+
+__all__ = ["WebSocketURL", "parse_websocket_url"]
+
+_SCHEMES = {"ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:"}
+
+
+class WebSocketURL(NamedTuple):
+    """A parsed WebSocket URL: its serialization and the parts the transport needs."""
+
+    href: str
+    origin: str
+    secure: bool
+    host: str
+    port: int
+
+    @property
+    def host_key(self) -> tuple[str, int]:
+        """Identify the host for the one-CONNECTING-connection-per-host rule."""
+        return (self.host, self.port)
+
+
+def parse_websocket_url(url: str) -> WebSocketURL:
+    """Parse ``url`` as the WebSocket constructor does, or raise :class:`DOMSyntaxError`.
+
+    ``http`` becomes ``ws`` and ``https`` becomes ``wss``; any other scheme, any fragment
+    (even an empty ``#``) and a relative URL (there is no document to resolve it against)
+    are errors. The result is serialized by the URL standard: lowercase host, IDNA punycode,
+    default port dropped, ``/`` path added, query percent-encoded as UTF-8.
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    try:
+        parsed = URL(url)
+    except ValueError:
+        raise DOMSyntaxError(
+            f"The URL {url!r} is invalid: give an absolute URL such as 'ws://127.0.0.1:8765/'."
+        ) from None
+    scheme = _SCHEMES.get(parsed.protocol)
+    if scheme is None:
+        raise DOMSyntaxError(
+            f"The URL's scheme must be 'ws', 'wss', 'http' or 'https'; "
+            f"{parsed.protocol[:-1]!r} is not allowed."
+        )
+    if scheme != parsed.protocol:
+        parsed.protocol = scheme
+    href = parsed.href
+    # A serialized URL holds '#' only as the fragment delimiter, so this also catches "#".
+    if "#" in href:
+        raise DOMSyntaxError(
+            f"The URL contains a fragment identifier ({'#' + parsed.hash.lstrip('#')!r}); "
+            "WebSocket URLs cannot have one: remove everything from '#'."
+        )
+    secure = scheme == "wss:"
+    port = int(parsed.port) if parsed.port else (443 if secure else 80)
+    return WebSocketURL(href, parsed.origin, secure, parsed.hostname, port)

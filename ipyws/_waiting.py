@@ -1,0 +1,86 @@
+"""Waiting for a socket: awaitables for asyncio code, blocking helpers for sync cells.
+
+A :class:`Waiter` is resolved by the socket on its dispatcher's thread, right after the
+event it waits for has been dispatched to the listeners. Async waiters live on the loop of
+the coroutine that awaits them (resolved thread-safely when that is another thread); sync
+waiters are polled by :meth:`Dispatcher.wait_until`, which also runs pending handlers when
+it is called on the dispatcher's own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+__all__ = ["Waiter", "WebSocketClosedError"]
+
+
+class WebSocketClosedError(ConnectionError):
+    """The socket closed before what was awaited happened; ``event`` is its CloseEvent."""
+
+    def __init__(self, message: str, event: Any = None) -> None:
+        super().__init__(message)
+        self.event = event
+
+
+class Waiter:
+    """One pending wait for ``open``, ``message`` (one or a stream of them) or ``close``."""
+
+    __slots__ = ("_future", "_loop", "buffer", "done", "error", "kind", "result")
+
+    def __init__(self, kind: str, *, stream: bool = False, asynchronous: bool = False) -> None:
+        self.kind = kind
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.buffer: deque[Any] | None = deque() if stream else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._future: asyncio.Future[None] | None = None
+        if asynchronous:
+            self._loop = asyncio.get_running_loop()
+
+    def feed(self, item: Any) -> None:
+        """Hand one item to a streaming waiter and wake its reader."""
+        assert self.buffer is not None
+        self.buffer.append(item)
+        self._wake()
+
+    def resolve(self, result: Any = None, error: BaseException | None = None) -> None:
+        """Finish the wait with a result or an error (only the first call counts)."""
+        if self.done:
+            return
+        self.done = True
+        self.result = result
+        self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        future, loop = self._future, self._loop
+        if future is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            _settle(future)
+        else:
+            loop.call_soon_threadsafe(_settle, future)
+
+    async def wait_async(self, timeout: float | None) -> None:
+        """Suspend until the waiter is fed or resolved, or ``timeout`` seconds pass."""
+        if self.done or self.buffer:
+            return
+        assert self._loop is not None
+        self._future = self._loop.create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._future
+        finally:
+            self._future = None
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

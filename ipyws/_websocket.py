@@ -1,0 +1,533 @@
+"""The spec object: the browser's ``WebSocket``, attribute for attribute, in Python.
+
+State lives here and changes only on the socket's dispatcher thread, inside the task that
+fires the matching event, so a handler or a cell never sees ``readyState`` change under it
+(the browser's run-to-completion rule). The transport reports from the I/O thread through
+the ``_io_*`` methods, which only record and post tasks.
+"""
+
+from __future__ import annotations
+
+import enum
+import ssl as ssl_module
+import threading
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, ClassVar, Literal
+
+from ._blob import Blob
+from ._dispatch import Dispatcher, current_dispatcher
+from ._events import CloseEvent, Event, EventHandler, EventTarget, MessageEvent
+from ._text import to_usv, type_name, utf8
+from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
+from ._transport import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Connection, Options
+from ._url import parse_websocket_url
+from ._waiting import Waiter, WebSocketClosedError
+from .exceptions import DOMSyntaxError, InvalidAccessError, InvalidStateError
+
+__all__ = ["ReadyState", "WebSocket", "sockets"]
+
+# RFC 2616 separators; a subprotocol is a token of U+0021-U+007E without them.
+_SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
+
+_open_sockets: set[WebSocket] = set()
+_registry_lock = threading.Lock()
+
+
+class ReadyState(enum.IntEnum):
+    """The four values of ``readyState``; they compare equal to the browser's numbers."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+class _Constant:
+    """A read-only constant visible on the class and on instances (``WebSocket.OPEN``)."""
+
+    def __init__(self, value: ReadyState) -> None:
+        self.value = value
+
+    def __get__(self, obj: object, objtype: type | None = None) -> ReadyState:
+        return self.value
+
+    def __set__(self, obj: object, value: object) -> None:
+        raise AttributeError("WebSocket constants are read-only")
+
+
+def sockets() -> list[WebSocket]:
+    """Return the sockets that are not yet CLOSED, oldest first."""
+    with _registry_lock:
+        return sorted(_open_sockets, key=lambda ws: ws._serial)
+
+
+def _validate_protocols(protocols: str | Iterable[str] | None) -> list[str]:
+    if protocols is None:
+        return []
+    items = [protocols] if isinstance(protocols, str) else list(protocols)
+    seen: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"protocols must be a str or a list of str, not a list holding {type_name(item)}")
+        bad = [c for c in item if not "\x21" <= c <= "\x7e" or c in _SEPARATORS]
+        if not item or bad:
+            what = "is empty" if not item else f"contains {bad[0]!r}"
+            raise DOMSyntaxError(
+                f"The subprotocol {item!r} {what}: a subprotocol must be a non-empty token of "
+                "printable ASCII without spaces or separators ()<>@,;:\\\"/[]?={}."
+            )
+        # WPT expects duplicates to be found case-insensitively ("echo", "eCho").
+        key = item.lower()
+        if key in seen:
+            raise DOMSyntaxError(f"The subprotocol {item!r} is given more than once.")
+        seen.add(key)
+    return items
+
+
+def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    if headers is None:
+        return ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    result = []
+    for pair in pairs:
+        name, value = pair
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("headers must map str names to str values")
+        result.append((name, value))
+    return tuple(result)
+
+
+class WebSocket(EventTarget):
+    """The browser's WebSocket: ``WebSocket(url, protocols)`` connects in the background.
+
+    The constructor returns at once in CONNECTING state; events ``open``, ``message``*,
+    ``error``? and ``close`` follow, delivered to handlers on the loop (or thread) where the
+    socket was created. Options the browser does not offer are keyword-only:
+
+    Args:
+        url: ``ws://``, ``wss://``, ``http://`` or ``https://`` URL (no fragment).
+        protocols: one subprotocol or a list of them, offered in order.
+        headers: extra handshake headers (a mapping or ``(name, value)`` pairs).
+        origin: value of the ``Origin`` header (none by default).
+        ssl: an :class:`ssl.SSLContext` for ``wss://`` (certificates are verified by
+            default); ``False`` disables verification, for self-signed test servers.
+        proxy: ``True`` (default) uses the system proxy settings, ``None``/``False``
+            connects directly, a URL uses that proxy.
+        compression: offer permessage-deflate (default True, like browsers).
+        max_size: largest incoming message in bytes (default 64 MiB, None for no limit);
+            a bigger one fails the connection with close code 1009.
+        open_timeout: seconds allowed for the opening handshake (default 30).
+        close_timeout: seconds to wait for the closing handshake (default 10).
+        ping_interval: seconds between keepalive pings (default 20, None to disable).
+        ping_timeout: seconds to wait for a pong before failing (default 20).
+        user_agent: the ``User-Agent`` header (None to omit it).
+        log_size: records kept in :attr:`transcript` (default 1000).
+        onopen, onmessage, onerror, onclose: handlers, set before anything can fire.
+    """
+
+    CONNECTING: ClassVar[ReadyState] = _Constant(ReadyState.CONNECTING)  # type: ignore[assignment]
+    OPEN: ClassVar[ReadyState] = _Constant(ReadyState.OPEN)  # type: ignore[assignment]
+    CLOSING: ClassVar[ReadyState] = _Constant(ReadyState.CLOSING)  # type: ignore[assignment]
+    CLOSED: ClassVar[ReadyState] = _Constant(ReadyState.CLOSED)  # type: ignore[assignment]
+
+    onopen = EventHandler("open")
+    onmessage = EventHandler("message")
+    onerror = EventHandler("error")
+    onclose = EventHandler("close")
+
+    _serial_counter: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        url: str,
+        protocols: str | Iterable[str] | None = None,
+        *,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        origin: str | None = None,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        proxy: str | bool | None = True,
+        compression: bool = True,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+        open_timeout: float | None = 30.0,
+        close_timeout: float | None = 10.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        user_agent: str | None = DEFAULT_USER_AGENT,
+        log_size: int = DEFAULT_LOG_SIZE,
+        onopen: Callable[[Event], Any] | None = None,
+        onmessage: Callable[[MessageEvent], Any] | None = None,
+        onerror: Callable[[Event], Any] | None = None,
+        onclose: Callable[[CloseEvent], Any] | None = None,
+    ) -> None:
+        parsed = parse_websocket_url(url)
+        protocol_list = _validate_protocols(protocols)
+        options = Options(
+            headers=_headers(headers),
+            origin=origin,
+            ssl=ssl,
+            proxy=proxy,
+            compression=bool(compression),
+            max_size=max_size,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            user_agent=user_agent,
+        )
+        super().__init__()
+        self._url = parsed.href
+        self._origin = parsed.origin
+        self._protocols = protocol_list
+        self._options = options
+        self._ready_state = ReadyState.CONNECTING
+        self._binary_type: Literal["blob", "arraybuffer"] = "blob"
+        self._protocol = ""
+        self._extensions = ""
+        self._handshake: dict[str, Any] = {}
+        self._close_event: CloseEvent | None = None
+        self._opened = False
+        self._error: BaseException | None = None
+        self._queued_bytes = 0  # bytes counted by send(), on the dispatcher's thread
+        self._written_bytes = 0  # bytes written, as last reported by the I/O thread
+        self._written_seen = 0  # the written count as of the current task
+        self._waiters: list[Waiter] = []
+        # Recent message events with their running index, so a waiter on another thread
+        # (plain Python) receives consecutive messages even when a burst was dispatched
+        # between two of its calls.
+        self._recent: deque[tuple[int, MessageEvent]] = deque(maxlen=log_size)
+        self._dispatched = 0
+        self._cursor = 0
+        self._dispatcher: Dispatcher = current_dispatcher()
+        #: The bounded record of this socket's traffic (see :class:`ipyws.Transcript`).
+        self.transcript = Transcript(log_size, DEFAULT_DATA_LIMIT)
+        for name, handler in (("open", onopen), ("message", onmessage), ("error", onerror), ("close", onclose)):
+            if handler is not None:
+                self._set_handler(name, handler)
+        with _registry_lock:
+            WebSocket._serial_counter += 1
+            self._serial = WebSocket._serial_counter
+            _open_sockets.add(self)
+        self._connection = Connection(self, parsed, protocol_list, options)
+
+    # -- browser attributes -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL, serialized by the URL standard (``http`` shown as ``ws``)."""
+        return self._url
+
+    @property
+    def readyState(self) -> ReadyState:  # noqa: N802
+        """The state: CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3)."""
+        return self._ready_state
+
+    @property
+    def bufferedAmount(self) -> int:  # noqa: N802
+        """Bytes passed to :meth:`send` and not yet written to the network.
+
+        As in the browser it only drops between tasks (handlers, cells), never while one runs.
+        """
+        return self._queued_bytes - self._written_seen
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server selected ("" before open or when none)."""
+        return self._protocol
+
+    @property
+    def extensions(self) -> str:
+        """The extensions the server accepted, as in its ``Sec-WebSocket-Extensions`` header."""
+        return self._extensions
+
+    @property
+    def binaryType(self) -> str:  # noqa: N802
+        """How binary messages arrive: ``"blob"`` (:class:`Blob`, default) or ``"arraybuffer"`` (bytes)."""
+        return self._binary_type
+
+    @binaryType.setter
+    def binaryType(self, value: str) -> None:  # noqa: N802
+        if value in ("blob", "arraybuffer"):
+            self._binary_type = value  # type: ignore[assignment]
+        else:
+            # The browser ignores an invalid value silently; we keep the value but say why.
+            warnings.warn(
+                f"binaryType must be 'blob' or 'arraybuffer'; {value!r} was ignored "
+                f"(it stays {self._binary_type!r})",
+                UserWarning,
+                stacklevel=2,
+            )
+
+    # -- methods ------------------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview | Blob) -> None:
+        """Send a message: ``str`` as a text frame; bytes-like or :class:`Blob` as binary.
+
+        Raises :class:`InvalidStateError` while CONNECTING. After :meth:`close` it sends
+        nothing and raises nothing (``bufferedAmount`` still grows), as in the browser.
+        """
+        if isinstance(data, str):
+            payload = utf8(data)
+            text = True
+        elif isinstance(data, (bytes, bytearray, memoryview, Blob)):
+            payload = bytes(data)
+            text = False
+        else:
+            raise TypeError(
+                f"send() takes str, bytes, bytearray, memoryview or Blob, not {type_name(data)}; "
+                "use json.dumps(value) to send a Python object as JSON text"
+            )
+        state = self._ready_state
+        if state == ReadyState.CONNECTING:
+            raise InvalidStateError(
+                "Still in CONNECTING state: wait for the open event "
+                "(onopen, await ws.opened or ws.wait_open()) before calling send()."
+            )
+        self._queued_bytes += len(payload)
+        if state != ReadyState.OPEN:
+            return
+        self.transcript.sent(data if isinstance(data, str) else payload, len(payload))
+        self._connection.send(payload, text)
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start closing: ``code`` is 1000 or 3000-4999, ``reason`` at most 123 UTF-8 bytes.
+
+        With no arguments an empty Close frame is sent (the peer's echo reports 1005).
+        While CONNECTING the connection is failed: ``error`` then ``close`` (1006) follow.
+        """
+        if code is not None:
+            if isinstance(code, bool) or not isinstance(code, int):
+                raise TypeError(f"close() code must be an int, not {type_name(code)}")
+            if code != 1000 and not 3000 <= code <= 4999:
+                raise InvalidAccessError(
+                    f"The close code must be 1000 or in 3000-4999; {code} is reserved for the "
+                    "protocol (use 1000 for a normal close, 4000-4999 for your application)."
+                )
+        if reason is not None:
+            if not isinstance(reason, str):
+                raise TypeError(f"close() reason must be a str, not {type_name(reason)}")
+            reason = to_usv(reason)
+            size = len(reason.encode("utf-8"))
+            if size > 123:
+                raise DOMSyntaxError(
+                    f"The close reason is {size} bytes long in UTF-8; the limit is 123 bytes."
+                )
+        state = self._ready_state
+        if state in (ReadyState.CLOSING, ReadyState.CLOSED):
+            return
+        self._ready_state = ReadyState.CLOSING
+        if state == ReadyState.CONNECTING:
+            self._connection.fail("close() was called before the connection was established")
+            return
+        if code is None and reason:
+            code = 1000  # a reason needs a code; the WebSocketStream text picks 1000
+        self._connection.close(code, reason or "")
+
+    # -- I/O thread side: record and post, never touch state ------------------------------
+
+    def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None:
+        self.transcript.event("open", protocol=protocol, extensions=extensions, **handshake)
+        self._dispatcher.post(self._task_open, (protocol, extensions, handshake))
+
+    def _io_message(self, data: str | bytes) -> None:
+        self.transcript.received(data, len(data) if isinstance(data, bytes) else len(utf8(data)))
+        self._dispatcher.post(self._task_message, data)
+
+    def _io_written(self, total: int) -> None:
+        self._written_bytes = total
+        self._dispatcher.post(self._task_sync, None)
+
+    def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
+        if error is not None:
+            self.transcript.event("error", message=str(error) or type(error).__name__, error=type(error).__name__)
+        self.transcript.event("close", code=code, reason=reason, wasClean=was_clean)
+        self._dispatcher.post(self._task_close, (code, reason, was_clean, error))
+
+    # -- dispatcher side: the tasks that change state and fire events ---------------------
+
+    def _task_sync(self, _: None) -> None:
+        self._written_seen = self._written_bytes
+
+    def _task_open(self, args: tuple[str, str, dict[str, Any]]) -> None:
+        self._written_seen = self._written_bytes
+        if self._ready_state != ReadyState.CONNECTING:
+            return  # close() was called meanwhile; the failure's close task follows
+        self._protocol, self._extensions, self._handshake = args
+        self._ready_state = ReadyState.OPEN
+        self._opened = True
+        event = Event("open")
+        self._dispatch(event, True)
+        if self._waiters:
+            self._resolve("open", self)
+
+    def _task_message(self, data: str | bytes) -> None:
+        self._written_seen = self._written_bytes
+        if self._ready_state != ReadyState.OPEN:
+            return  # messages that arrive after close() are dropped, as in the browser
+        if not isinstance(data, str) and self._binary_type == "blob":
+            data = Blob._wrap(data)
+        event = MessageEvent("message", data=data, origin=self._origin)
+        self._recent.append((self._dispatched, event))
+        self._dispatched += 1
+        self._dispatch(event, True)
+        if self._waiters:
+            self._resolve("message", event)
+
+    def _task_close(self, args: tuple[int, str, bool, BaseException | None]) -> None:
+        code, reason, was_clean, error = args
+        self._written_seen = self._written_bytes
+        self._ready_state = ReadyState.CLOSED
+        with _registry_lock:
+            _open_sockets.discard(self)
+        self._error = error
+        if error is not None:
+            error_event = Event("error")
+            error_event.cause = error
+            self._dispatch(error_event, True)
+        event = CloseEvent("close", wasClean=was_clean, code=code, reason=reason)
+        self._close_event = event
+        self._dispatch(event, True)
+        self._resolve("close", event)
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _resolve(self, kind: str, value: Any) -> None:
+        """Resolve the waiters for ``kind``; on close, fail the ones that can no longer succeed."""
+        remaining = []
+        for waiter in self._waiters:
+            if kind == "close" and waiter.kind != "close":
+                if waiter.buffer is not None:
+                    waiter.resolve()  # a message stream simply ends
+                else:
+                    waiter.resolve(error=self._closed_error(value, f"waiting for {waiter.kind}"))
+            elif waiter.kind == kind:
+                if waiter.buffer is not None:
+                    waiter.feed(value)
+                    remaining.append(waiter)
+                else:
+                    waiter.resolve(value)
+                    if kind == "message":
+                        self._cursor = self._dispatched
+            else:
+                remaining.append(waiter)
+        self._waiters = remaining
+
+    def _closed_error(self, event: CloseEvent, what: str) -> WebSocketClosedError:
+        reason = f", reason {event.reason!r}" if event.reason else ""
+        cause = f": {type(self._error).__name__}: {self._error}" if self._error is not None else ""
+        error = WebSocketClosedError(
+            f"The socket closed (code {event.code}{reason}, wasClean={event.wasClean}) "
+            f"while {what}{cause}",
+            event,
+        )
+        error.__cause__ = self._error
+        return error
+
+    def _waiter(self, kind: str, *, stream: bool = False, asynchronous: bool = False) -> Waiter:
+        waiter = Waiter(kind, stream=stream, asynchronous=asynchronous)
+        state = self._ready_state
+        if kind == "open" and (self._opened or self._close_event is not None):
+            if self._opened:
+                waiter.resolve(self)
+            else:
+                waiter.resolve(error=self._closed_error(self._close_event, "waiting for open"))
+        elif kind == "close" and self._close_event is not None:
+            waiter.resolve(self._close_event)
+        elif kind == "message" and not stream:
+            if self._dispatcher.on_own_thread():
+                self._cursor = self._dispatched  # no race here: wait for the next one
+            else:
+                for index, event in list(self._recent):
+                    if index >= self._cursor:
+                        self._cursor = index + 1
+                        waiter.resolve(event)
+                        break
+        if not waiter.done and kind == "message" and self._close_event is not None:
+            if stream:
+                waiter.resolve()
+            else:
+                waiter.resolve(error=self._closed_error(self._close_event, "waiting for a message"))
+        if not waiter.done:
+            self._waiters.append(waiter)
+        return waiter
+
+    def _wait_sync(self, kind: str, timeout: float | None) -> Any:
+        waiter = self._waiter(kind)
+        if not self._dispatcher.wait_until(lambda: waiter.done, timeout):
+            self._waiters = [w for w in self._waiters if w is not waiter]
+            raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})")
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    async def _wait_async(self, kind: str, timeout: float | None) -> Any:
+        waiter = self._waiter(kind, asynchronous=True)
+        try:
+            await waiter.wait_async(timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})") from None
+        finally:
+            if not waiter.done:
+                self._waiters = [w for w in self._waiters if w is not waiter]
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    def wait_open(self, timeout: float | None = 30.0) -> WebSocket:
+        """Block until the socket is OPEN and return it; handlers run meanwhile.
+
+        Raises :class:`WebSocketClosedError` if it closes first, ``TimeoutError`` after
+        ``timeout`` seconds.
+        """
+        return self._wait_sync("open", timeout)  # type: ignore[no-any-return]
+
+    def wait_message(self, timeout: float | None = 30.0) -> MessageEvent:
+        """Block until the next message event and return it; handlers run meanwhile."""
+        return self._wait_sync("message", timeout)  # type: ignore[no-any-return]
+
+    def wait_closed(self, timeout: float | None = 30.0) -> CloseEvent:
+        """Block until the socket is CLOSED and return its CloseEvent; handlers run meanwhile."""
+        return self._wait_sync("close", timeout)  # type: ignore[no-any-return]
+
+    @property
+    def opened(self) -> Any:
+        """An awaitable: ``await ws.opened`` returns the socket once it is OPEN."""
+        return self._wait_async("open", None)
+
+    @property
+    def closed(self) -> Any:
+        """An awaitable: ``await ws.closed`` returns the CloseEvent once the socket is CLOSED."""
+        return self._wait_async("close", None)
+
+    async def next_message(self, timeout: float | None = None) -> MessageEvent:
+        """Wait for the next message event and return it."""
+        return await self._wait_async("message", timeout)  # type: ignore[no-any-return]
+
+    async def __aiter__(self) -> AsyncIterator[MessageEvent]:
+        """Iterate over the message events that arrive from now on, until the socket closes."""
+        waiter = self._waiter("message", stream=True, asynchronous=True)
+        assert waiter.buffer is not None
+        try:
+            while True:
+                while waiter.buffer:
+                    yield waiter.buffer.popleft()
+                if waiter.done:
+                    return
+                await waiter.wait_async(None)
+        finally:
+            self._waiters = [w for w in self._waiters if w is not waiter]
+
+    # -- extras -------------------------------------------------------------------------
+
+    @property
+    def handshake(self) -> dict[str, Any]:
+        """The opening handshake once open: ``{"request": {...}, "response": {...}}`` headers."""
+        return self._handshake
+
+    def __repr__(self) -> str:
+        state = self._ready_state.name
+        extra = ""
+        if self._close_event is not None:
+            extra = f" code={self._close_event.code}"
+        return f"<WebSocket {self._url} {state}{extra}>"
