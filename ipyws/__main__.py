@@ -1,0 +1,42 @@
+"""The quickstart, in a terminal: ``python -m ipyws`` talks to the built-in echo server.
+
+It needs no network: the echo demo server starts on 127.0.0.1 in this process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import CloseEvent, Event, MessageEvent, WebSocket, demo
+
+
+def main() -> int:
+    """Open a socket to the demo echo server, exchange messages, close, show the transcript."""
+    with demo.start("echo") as server:
+        print(f"demo echo server listening on {server.url}")
+
+        def on_open(event: Event) -> None:
+            print(f"open     readyState={ws.readyState.name} protocol={ws.protocol!r}")
+            ws.send("Hello, WebSocket!")
+            ws.send(b"\x00\x01\x02binary")
+            print(f"sent 2 messages, bufferedAmount={ws.bufferedAmount}")
+
+        def on_message(event: MessageEvent) -> None:
+            print(f"message  {event.data!r} from {event.origin}")
+            if ws.transcript.messages_in == 2:
+                ws.close(1000, "done")
+
+        def on_close(event: CloseEvent) -> None:
+            print(f"close    code={event.code} reason={event.reason!r} wasClean={event.wasClean}")
+
+        ws = WebSocket(server.url, onopen=on_open, onmessage=on_message, onclose=on_close)
+        close = ws.wait_closed(timeout=10)
+        print("\ntranscript:")
+        for record in ws.transcript.records():
+            detail = record.get("data", record.get("code", record.get("protocol", "")))
+            print(f"  {record['type']:8} {record.get('size', ''):>4} {detail!r}")
+    return 0 if close.wasClean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The WebSocket in a real ipykernel: where handlers run, where their output goes, keepalive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ipyws import demo
+from ipyws.demo import DemoServer
+
+from ipyws_kernel_harness import Kernel
+
+
+@pytest.fixture
+def echo() -> Iterator[DemoServer]:
+    """An echo server in the test process (not in the kernel)."""
+    with demo.start("echo") as server:
+        yield server
+
+
+@pytest.fixture
+def ticker() -> Iterator[DemoServer]:
+    """A 50 msg/s JSON ticker in the test process."""
+    with demo.start("ticker", rate=50) as server:
+        yield server
+
+
+def test_creating_cell_returns_before_open(kernel: Kernel, echo: DemoServer) -> None:
+    """The cell that creates a socket ends in CONNECTING; open fires only after it."""
+    cell = kernel.run_ok(
+        "from ipyws import WebSocket\n"
+        f"ws = WebSocket({echo.url!r})\n"
+        "ws.onopen = lambda e: print('opened in state', ws.readyState.name)\n"
+        "print('cell end state', ws.readyState.name)\n"
+    )
+    assert "cell end state CONNECTING" in cell.stdout
+    kernel.wait_for_output(cell.msg_id, "opened in state OPEN", timeout=20)
+
+
+def test_handlers_run_on_main_thread_between_cells(kernel: Kernel, ticker: DemoServer) -> None:
+    """onmessage runs on MainThread and never while a cell runs; queued messages follow the cell."""
+    kernel.run_ok(
+        "import threading, time\n"
+        "from ipyws import WebSocket\n"
+        "busy = False\n"
+        "seen = []\n"
+        "def on_message(event):\n"
+        "    seen.append((threading.current_thread().name, busy))\n"
+        f"ws = WebSocket({ticker.url!r}, onmessage=on_message)\n"
+        "ws.wait_open(timeout=20)\n"
+    )
+    kernel.run_ok("busy = True\nbefore = len(seen)\ntime.sleep(2)\nduring = len(seen) - before\nbusy = False\n")
+    check = kernel.run_ok(
+        "ws.wait_message(timeout=20)\n"
+        "print('threads', sorted({t for t, _ in seen}))\n"
+        "print('delivered while busy', sum(b for _, b in seen))\n"
+        "print('during', during, 'total', len(seen))\n"
+    )
+    assert "threads ['MainThread']" in check.stdout
+    assert "delivered while busy 0" in check.stdout
+    assert "during 0" in check.stdout
+
+
+def test_handler_output_lands_under_registering_cell(kernel: Kernel, echo: DemoServer) -> None:
+    """A handler's print goes to the cell that registered it, even after other cells ran."""
+    register = kernel.run_ok(
+        "from ipyws import WebSocket\n"
+        f"ws = WebSocket({echo.url!r})\n"
+        "ws.onmessage = lambda e: print('echoed:', e.data)\n"
+        "ws.wait_open(timeout=20)\n"
+    )
+    other = kernel.run_ok("print('an unrelated cell')")
+    sender = kernel.run_ok("ws.send('ping-1')")
+    kernel.wait_for_output(register.msg_id, "echoed: ping-1", timeout=20)
+    assert "echoed" not in kernel.stdout_of(other.msg_id)
+    assert "echoed" not in kernel.stdout_of(sender.msg_id)
+
+
+def test_raising_handler_shows_traceback_and_socket_stays_open(kernel: Kernel, echo: DemoServer) -> None:
+    """A handler that raises shows its traceback under its cell and the socket goes on."""
+    register = kernel.run_ok(
+        "from ipyws import WebSocket\n"
+        f"ws = WebSocket({echo.url!r})\n"
+        "def boom(event):\n"
+        "    raise ValueError('handler failed on ' + event.data)\n"
+        "ws.addEventListener('message', boom)\n"
+        "ws.addEventListener('message', lambda e: print('second listener got', e.data))\n"
+        "ws.wait_open(timeout=20)\n"
+    )
+    kernel.run_ok("ws.send('x1')")
+    kernel.wait_for_output(register.msg_id, "second listener got x1", timeout=20)
+    kernel.wait_until(lambda: bool(kernel.errors_of(register.msg_id)), timeout=20)
+    error = kernel.errors_of(register.msg_id)[0]
+    assert error.ename == "ValueError"
+    assert "handler failed on x1" in error.evalue
+    after = kernel.run_ok("ws.send('x2'); print(ws.readyState.name, ws.wait_message(timeout=20).data)")
+    assert "OPEN x2" in after.stdout
+
+
+def test_blocking_helpers_deliver_events_in_a_sync_cell(kernel: Kernel, echo: DemoServer) -> None:
+    """wait_open / wait_message / wait_closed work in one sync cell and run handlers meanwhile."""
+    cell = kernel.run_ok(
+        "from ipyws import WebSocket\n"
+        "log = []\n"
+        f"ws = WebSocket({echo.url!r}, onopen=lambda e: log.append('open'))\n"
+        "ws.wait_open(timeout=20)\n"
+        "ws.send('hello')\n"
+        "print('got', ws.wait_message(timeout=20).data)\n"
+        "ws.close(4000, 'bye')\n"
+        "event = ws.wait_closed(timeout=20)\n"
+        "print(log, event.code, event.reason, event.wasClean)\n"
+    )
+    assert "got hello" in cell.stdout
+    assert "['open'] 4000 bye True" in cell.stdout
+
+
+def test_await_helpers_work_in_cells(kernel: Kernel, echo: DemoServer) -> None:
+    """await ws.opened, await ws.next_message(), async for and await ws.closed work in cells."""
+    cell = kernel.run_ok(
+        "from ipyws import WebSocket\n"
+        f"ws = WebSocket({echo.url!r})\n"
+        "await ws.opened\n"
+        "ws.send('a'); ws.send('b'); ws.send('c')\n"
+        "first = await ws.next_message(timeout=20)\n"
+        "rest = []\n"
+        "async for event in ws:\n"
+        "    rest.append(event.data)\n"
+        "    if len(rest) == 2:\n"
+        "        ws.close()\n"
+        "closed = await ws.closed\n"
+        "print(first.data, rest, closed.code)\n"
+    )
+    assert "a ['b', 'c'] 1005" in cell.stdout
+
+
+def test_connection_survives_a_30_second_blocking_cell(kernel: Kernel) -> None:
+    """A 30 s time.sleep cell does not kill a socket whose server pings every 5 s (10 s timeout)."""
+    with demo.start("echo", ping_interval=5, ping_timeout=10) as server:
+        kernel.run_ok(
+            "from ipyws import WebSocket\n"
+            f"ws = WebSocket({server.url!r}, ping_interval=None)\n"
+            "closes = []\n"
+            "ws.onclose = lambda e: closes.append(e.code)\n"
+            "ws.wait_open(timeout=20)\n"
+        )
+        kernel.run_ok("import time\ntime.sleep(30)", timeout=90)
+        cell = kernel.run_ok(
+            "ws.send('still there?')\n"
+            "print(ws.readyState.name, ws.wait_message(timeout=20).data, closes)\n"
+        )
+        assert "OPEN still there? []" in cell.stdout
