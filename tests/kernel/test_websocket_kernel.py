@@ -150,3 +150,45 @@ def test_connection_survives_a_30_second_blocking_cell(kernel: Kernel) -> None:
             "print(ws.readyState.name, ws.wait_message(timeout=20).data, closes)\n"
         )
         assert "OPEN still there? []" in cell.stdout
+
+
+def test_kernel_shutdown_closes_sockets_with_1001(kernel: Kernel) -> None:
+    """Shutting the kernel down closes its open sockets with 1001 Going Away, without hanging."""
+    import asyncio
+    import threading
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    closed: list[int | None] = []
+    done = threading.Event()
+    ready = threading.Event()
+    port: list[int] = []
+    stop = threading.Event()
+
+    async def handler(connection: ServerConnection) -> None:
+        await connection.wait_closed()
+        closed.append(connection.close_code)
+        done.set()
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        kernel.run_ok(
+            "from ipyws import WebSocket\n"
+            f"ws = WebSocket('ws://127.0.0.1:{port[0]}/')\n"
+            "ws.wait_open(timeout=20)\n"
+        )
+        kernel.shutdown()
+        assert done.wait(20), "the server never saw the socket close"
+        assert closed == [1001]
+    finally:
+        stop.set()
+        thread.join(10)
