@@ -220,7 +220,7 @@ class _Feed(_Service):
         message is what keeps the server from being the bottleneck.
         """
         protocol = connection.protocol
-        if protocol.state is not State.OPEN or connection.send_in_progress is not None:
+        if protocol.state is not State.OPEN:
             return
         send = protocol.send_text if self.text else protocol.send_binary
         for payload in payloads:
@@ -251,8 +251,10 @@ class _Ticker(_Feed):
         seed: int | None = None,
     ) -> None:
         super().__init__(rate)
-        if isinstance(symbols, str) or not symbols or not all(
-            isinstance(s, str) and s for s in symbols
+        if (
+            isinstance(symbols, str)
+            or not symbols
+            or not all(isinstance(s, str) and s for s in symbols)
         ):
             raise ValueError(f"symbols must be a non-empty list of names, not {symbols!r}")
         self.symbols = tuple(dict.fromkeys(symbols))
@@ -303,7 +305,7 @@ class _Ticker(_Feed):
         op, symbol = command.get("op"), command.get("symbol")
         if op not in ("subscribe", "unsubscribe"):
             return _error(f'unknown op {op!r}; expected "subscribe" or "unsubscribe"')
-        if symbol not in self._prices:
+        if not isinstance(symbol, str) or symbol not in self._prices:
             return _error(f"unknown symbol {symbol!r}; expected one of {', '.join(self.symbols)}")
         current = self._clients[connection]
         if op == "subscribe":
@@ -385,9 +387,7 @@ class DemoServer:
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"ipyws-demo-{name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"ipyws-demo-{name}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -414,7 +414,7 @@ class DemoServer:
         """Run the server's event loop; the thread's target."""
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to start() instead
+        except BaseException as exc:  # start() re-raises it in the caller's thread
             if self._ready.is_set():
                 logger.exception("demo server %r failed", self.name)
             else:
@@ -537,7 +537,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="servers: " + "; ".join(f"{n}: {d}" for n, d in sorted(SERVERS.items())),
     )
     parser.add_argument("name", choices=sorted(SERVERS), help="which server to run")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
     parser.add_argument(
         "--port", type=int, default=8765, help="TCP port, 0 for any free one (default: %(default)s)"
     )
