@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,7 +31,10 @@ def _load_harness() -> ModuleType:
     return module
 
 
-Kernel = _load_harness().Kernel
+if TYPE_CHECKING:
+    from harness import Kernel
+else:
+    Kernel = _load_harness().Kernel
 
 
 def pytest_configure(config: pytest.Config) -> None:

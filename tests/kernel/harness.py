@@ -14,6 +14,7 @@ under a lock from the calling threads; the iopub socket only from the collector 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -420,7 +421,11 @@ class Kernel:
             return ""
 
     def interrupt(self) -> None:
-        """Send the kernel an interrupt (SIGINT), as the notebook's stop button does."""
+        """Send the kernel an interrupt (SIGINT), as the notebook's stop button does.
+
+        Wait for output from inside the running cell first: ipykernel publishes ``busy`` before
+        user code starts, and a SIGINT in that gap is swallowed without an ``execute_reply``.
+        """
         self._manager.interrupt_kernel()
 
     def restart(self, timeout: float | None = None) -> None:
@@ -500,7 +505,10 @@ class Kernel:
         deadline = time.monotonic() + timeout
         reply = self._wait_reply(msg_id, deadline)
         self._wait_deadline(
-            lambda: self._state.get(msg_id) == "idle", deadline, f"iopub idle of {msg_id}", msg_id
+            functools.partial(self._idle_seen, msg_id),
+            deadline,
+            f"iopub idle of {msg_id}",
+            msg_id,
         )
         code, sent = self._requests.get(msg_id, ("", reply.received))
         with self._cond:
@@ -788,6 +796,10 @@ class Kernel:
                     continue
                 self._record(msg, "shell")
 
+    def _idle_seen(self, msg_id: str) -> bool:
+        """Whether an iopub ``status: idle`` with parent ``msg_id`` was the latest status seen."""
+        return self._state.get(msg_id) == "idle"
+
     def _wait_deadline(
         self, predicate: Callable[[], bool], deadline: float, what: str, msg_id: str | None
     ) -> None:
@@ -814,7 +826,7 @@ class Kernel:
                 self._wait_reply(msg_id, min(deadline, time.monotonic() + 10))
                 # iopub is a SUB socket: early messages are lost until it has connected.
                 self._wait_deadline(
-                    lambda mid=msg_id: self._state.get(mid) == "idle",
+                    functools.partial(self._idle_seen, msg_id),
                     min(deadline, time.monotonic() + 1),
                     "iopub idle of kernel_info",
                     msg_id,

@@ -29,7 +29,7 @@ print("A registered")
 def _gone(pid: int) -> bool:
     """Whether ``pid`` no longer runs (a reaped or zombie process counts as gone)."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -110,8 +110,10 @@ def test_wait_for_output_returns_late_output_and_times_out_otherwise(kernel: Ker
 
 def test_interrupt_stops_a_blocking_cell(kernel: Kernel) -> None:
     """interrupt() turns a running time.sleep(600) into a KeyboardInterrupt error."""
-    msg_id = kernel.submit("import time\ntime.sleep(600)")
-    kernel.wait_for_status(msg_id, "busy", timeout=30)
+    msg_id = kernel.submit("import time\nprint('sleeping', flush=True)\ntime.sleep(600)")
+    # 'busy' is published before user code runs; a SIGINT in that gap is swallowed by ipykernel
+    # ("KeyboardInterrupt caught in kernel", no execute_reply), so wait until the cell runs.
+    kernel.wait_for_output(msg_id, "sleeping", timeout=30)
     kernel.interrupt()
     cell = kernel.wait(msg_id, timeout=30)
     assert cell.status == "error"

@@ -50,7 +50,9 @@ def test_handlers_run_on_main_thread_between_cells(kernel: Kernel, ticker: DemoS
         f"ws = WebSocket({ticker.url!r}, onmessage=on_message)\n"
         "ws.wait_open(timeout=20)\n"
     )
-    kernel.run_ok("busy = True\nbefore = len(seen)\ntime.sleep(2)\nduring = len(seen) - before\nbusy = False\n")
+    kernel.run_ok(
+        "busy = True\nbefore = len(seen)\ntime.sleep(2)\nduring = len(seen) - before\nbusy = False\n"
+    )
     check = kernel.run_ok(
         "ws.wait_message(timeout=20)\n"
         "print('threads', sorted({t for t, _ in seen}))\n"
@@ -77,7 +79,9 @@ def test_handler_output_lands_under_registering_cell(kernel: Kernel, echo: DemoS
     assert "echoed" not in kernel.stdout_of(sender.msg_id)
 
 
-def test_raising_handler_shows_traceback_and_socket_stays_open(kernel: Kernel, echo: DemoServer) -> None:
+def test_raising_handler_shows_traceback_and_socket_stays_open(
+    kernel: Kernel, echo: DemoServer
+) -> None:
     """A handler that raises shows its traceback under its cell and the socket goes on."""
     register = kernel.run_ok(
         "from ipyws import WebSocket\n"
@@ -94,7 +98,9 @@ def test_raising_handler_shows_traceback_and_socket_stays_open(kernel: Kernel, e
     error = kernel.errors_of(register.msg_id)[0]
     assert error.ename == "ValueError"
     assert "handler failed on x1" in error.evalue
-    after = kernel.run_ok("ws.send('x2'); print(ws.readyState.name, ws.wait_message(timeout=20).data)")
+    after = kernel.run_ok(
+        "ws.send('x2'); print(ws.readyState.name, ws.wait_message(timeout=20).data)"
+    )
     assert "OPEN x2" in after.stdout
 
 
