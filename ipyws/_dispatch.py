@@ -73,10 +73,20 @@ class Dispatcher:
         """Tell whether the caller runs on the thread where this dispatcher runs tasks."""
         return threading.get_ident() == self._thread_id
 
-    def post(self, fn: Callable[[Any], None], arg: Any) -> None:
-        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread."""
+    def post(self, fn: Callable[[Any], None], arg: Any, wake: bool = True) -> None:
+        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread.
+
+        With ``wake=False`` the task waits for the next wake-up (another post, or
+        :meth:`nudge`): for bookkeeping that is not worth a thread switch of its own.
+        """
         self._queue.append((fn, arg))
-        if not self._scheduled:
+        if wake and not self._scheduled:
+            self._scheduled = True
+            self._wake()
+
+    def nudge(self) -> None:
+        """Wake the dispatcher for tasks posted without a wake-up, unless a run is due anyway."""
+        if self._queue and not self._scheduled:
             self._scheduled = True
             self._wake()
 
@@ -93,8 +103,12 @@ class Dispatcher:
                 thread.start()
                 self._thread_id = thread.ident or 0
 
-    def run_pending(self) -> None:
-        """Run every queued task, in order, on the calling thread."""
+    def run_pending(self, stop: Callable[[], bool] | None = None) -> None:
+        """Run every queued task, in order, on the calling thread.
+
+        With ``stop``, return as soon as it is true and leave the rest queued (and scheduled):
+        a sync cell that waits for one message at a time must see each message of a burst.
+        """
         self._scheduled = False
         queue = self._queue
         popleft = queue.popleft
@@ -104,6 +118,10 @@ class Dispatcher:
                 fn(arg)
             except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
                 report_exception(exc)
+            if stop is not None and queue and stop():
+                self._scheduled = True
+                self._wake()
+                break
         with self._progress:
             self._progress.notify_all()
 
@@ -125,7 +143,7 @@ class Dispatcher:
         if self.on_own_thread():
             while True:
                 self._signal.clear()
-                self.run_pending()
+                self.run_pending(done)
                 if done():
                     return True
                 remaining = None if deadline is None else deadline - time.monotonic()

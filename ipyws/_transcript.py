@@ -26,6 +26,8 @@ DEFAULT_DATA_LIMIT = 64 * 1024
 
 TEXT, BINARY = 1, 2
 
+_time = time.time
+
 # A record is a tuple until someone asks for dicts: the I/O thread appends one per message.
 _Record = tuple[int, float, str, int, "str | bytes | None", int, "dict[str, Any] | None"]
 
@@ -50,6 +52,10 @@ class Transcript:
         #: Messages and payload bytes sent (counted when ``send`` hands them over).
         self.messages_out = 0
         self.bytes_out = 0
+        #: The newest ``open``, ``error`` and ``close`` record by type, kept even after the
+        #: ring drops it: the panel reads the state from here on a feed that turns the ring
+        #: over between two of its reads.
+        self.lifecycle: dict[str, dict[str, Any]] = {}
 
     @property
     def maxlen(self) -> int:
@@ -62,19 +68,28 @@ class Transcript:
         return self._seq
 
     def _add(self, kind: str, opcode: int, data: str | bytes | None, size: int,
-             extra: dict[str, Any] | None = None) -> None:
+             extra: dict[str, Any] | None = None) -> _Record:
         if data is not None and size > self._data_limit:
             data = data[: self._data_limit]
             extra = {**(extra or {}), "truncated": True}
         seq = self._seq
         self._seq = seq + 1
-        self._records.append((seq, time.time(), kind, opcode, data, size, extra))
+        record = (seq, time.time(), kind, opcode, data, size, extra)
+        self._records.append(record)
+        return record
 
     def received(self, data: str | bytes, size: int) -> None:
         """Record a message that arrived (``size`` is its payload length in bytes)."""
         self.messages_in += 1
         self.bytes_in += size
-        self._add("receive", TEXT if isinstance(data, str) else BINARY, data, size)
+        opcode = TEXT if data.__class__ is str else BINARY
+        if size > self._data_limit:
+            self._add("receive", opcode, data, size)
+            return
+        # _add inlined: this runs on the I/O thread for every message of a feed.
+        seq = self._seq
+        self._seq = seq + 1
+        self._records.append((seq, _time(), "receive", opcode, data, size, None))
 
     def sent(self, data: str | bytes, size: int) -> None:
         """Record a message handed to ``send``."""
@@ -84,7 +99,7 @@ class Transcript:
 
     def event(self, kind: str, **fields: Any) -> None:
         """Record a lifecycle event (``open``, ``error``, ``close``) with its fields."""
-        self._add(kind, 0, None, 0, fields)
+        self.lifecycle[kind] = _to_dict(self._add(kind, 0, None, 0, fields))
 
     def __len__(self) -> int:
         return len(self._records)

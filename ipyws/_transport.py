@@ -15,14 +15,15 @@ import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
+from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
+from websockets.protocol import Event as ProtocolEvent
 from websockets.typing import Subprotocol
 
 from ._url import WebSocketURL
@@ -90,6 +91,52 @@ class _NoRedirects(connect):
         return exc
 
 
+class _DirectConnection(ClientConnection):
+    """websockets' client connection, handing each whole message to ipyws as it is parsed.
+
+    websockets queues every frame in an Assembler that a reader coroutine drains one
+    ``await`` per message, pausing and resuming reads every 16 frames. ipyws only forwards
+    each message to its socket, and that trip through the loop was a quarter of the I/O
+    thread's time on a feed of small messages. Once :attr:`deliver` is set, an unfragmented
+    text or binary frame is handed over from :meth:`process_event`, while ``data_received``
+    parses the read. Everything else (fragments, invalid UTF-8, frames arriving while the
+    Assembler still holds some) takes websockets' own path, so reassembly, size limits,
+    errors and message order stay websockets'.
+    """
+
+    deliver: Callable[[str | bytes], None] | None = None
+    _mid_message = False  # a fragmented message is arriving through the Assembler
+
+    def process_event(self, event: ProtocolEvent) -> None:
+        if type(event) is Frame:
+            opcode = event.opcode
+            if opcode is TEXT or opcode is BINARY:
+                deliver = self.deliver
+                if (
+                    deliver is not None
+                    and event.fin
+                    and not self._mid_message
+                    and not self.recv_messages.frames.queue
+                ):
+                    data = event.data
+                    if type(data) is not bytes:
+                        data = bytes(data)
+                    if opcode is BINARY:
+                        deliver(data)
+                        return
+                    try:
+                        text = data.decode()
+                    except UnicodeDecodeError:
+                        pass  # websockets' reader fails the connection with 1007
+                    else:
+                        deliver(text)
+                        return
+                self._mid_message = not event.fin
+            elif opcode is CONT:
+                self._mid_message = not event.fin
+        super().process_event(event)
+
+
 _CLOSE = object()  # outbox marker: start the closing handshake after everything queued before
 
 
@@ -110,6 +157,13 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._conn: ClientConnection | None = None
         self._write_event: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Start connecting on the I/O thread.
+
+        Separate from ``__init__`` so the socket holds its connection before any event can
+        fire: an ``onopen`` given to the constructor may call ``send()`` or ``close()``.
+        """
         self._io.call(self._start)
 
     # -- called from the socket's thread ------------------------------------------------
@@ -137,7 +191,15 @@ class Connection:
     def _start(self) -> None:
         self._write_event = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task.add_done_callback(self._task_done)
         self._io.connections.add(self)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task canceled before its first step (close() right after the constructor) never
+        # enters _run's try block: report the failure here, or no close event would ever fire.
+        if self._sink is not None:
+            error = ConnectionFailed(self._fail_reason or "the connection was canceled")
+            self._report_closed(CloseCode.ABNORMAL_CLOSURE, "", False, error)
 
     def _wake_writer(self) -> None:
         if self._write_event is not None:
@@ -166,6 +228,7 @@ class Connection:
             "ping_interval": opts.ping_interval,
             "ping_timeout": opts.ping_timeout,
             "max_size": opts.max_size,
+            "create_connection": _DirectConnection,
             **opts.extra,
         }
         if self._url.secure:
@@ -194,7 +257,11 @@ class Connection:
         sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
         writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
         on_message = sink._io_message
+        if isinstance(conn, _DirectConnection):
+            # Set after _io_open: no message may be reported before the open.
+            conn.deliver = on_message
         try:
+            # Messages that took websockets' own path (see _DirectConnection) arrive here.
             async for message in conn:
                 on_message(message)
         except ConnectionClosed:
@@ -202,6 +269,8 @@ class Connection:
         except Exception:  # noqa: BLE001, S110 - the close code below reports what happened
             pass
         await conn.wait_closed()
+        if isinstance(conn, _DirectConnection):
+            conn.deliver = None
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -232,7 +301,12 @@ class Connection:
         # ipyws (websockets) failed the connection: protocol error, message too big, invalid
         # UTF-8, keepalive timeout. The browser fires error, then close 1006 (1009 as sent).
         if sent is not None and not requested and not protocol.close_rcvd_then_sent:
-            cause: BaseException = protocol.parser_exc or TimeoutError(
+            failure: BaseException | None = protocol.parser_exc
+            if failure is None and not isinstance(conn.connection_exc, OSError):
+                # Invalid UTF-8 is found when a message is decoded, not by the parser; a
+                # keepalive timeout leaves no exception (or a TimeoutError on closing).
+                failure = conn.connection_exc
+            cause: BaseException = failure or TimeoutError(
                 sent.reason or f"connection failed with close code {sent.code}"
             )
             code = CloseCode.MESSAGE_TOO_BIG if sent.code == CloseCode.MESSAGE_TOO_BIG else CloseCode.ABNORMAL_CLOSURE
@@ -335,10 +409,10 @@ class IOThread:
         async def close_all() -> None:
             for connection in list(self.connections):
                 connection._shutdown()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    while self.connections:
-                        await asyncio.sleep(0.01)
+            # A deadline, not asyncio.timeout(): that needs Python 3.11 and ipyws supports 3.10.
+            deadline = self.loop.time() + timeout
+            while self.connections and self.loop.time() < deadline:
+                await asyncio.sleep(0.01)
             done.set()
 
         with contextlib.suppress(RuntimeError):

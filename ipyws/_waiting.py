@@ -75,8 +75,10 @@ class Waiter:
         assert self._loop is not None
         self._future = self._loop.create_future()
         try:
-            async with asyncio.timeout(timeout):
-                await self._future
+            # asyncio.timeout() would need Python 3.11; ipyws supports 3.10.
+            await asyncio.wait_for(self._future, timeout)
+        except asyncio.TimeoutError:  # not yet the builtin TimeoutError on Python 3.10
+            raise TimeoutError from None
         finally:
             self._future = None
 

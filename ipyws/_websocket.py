@@ -8,6 +8,7 @@ the ``_io_*`` methods, which only record and post tasks.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import ssl as ssl_module
 import threading
@@ -18,7 +19,14 @@ from typing import Any, ClassVar, Literal
 
 from ._blob import Blob
 from ._dispatch import Dispatcher, current_dispatcher
-from ._events import CloseEvent, Event, EventHandler, EventTarget, MessageEvent
+from ._events import (
+    CloseEvent,
+    Event,
+    EventHandler,
+    EventTarget,
+    MessageEvent,
+    received_message_event,
+)
 from ._text import to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._transport import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Connection, Options
@@ -43,6 +51,14 @@ class ReadyState(enum.IntEnum):
     CLOSING = 2
     CLOSED = 3
 
+
+# Enum attribute access (ReadyState.OPEN) costs ~100 ns in Python 3.11: the per-message and
+# per-send paths compare against these instead.
+_CONNECTING = ReadyState.CONNECTING
+_OPEN = ReadyState.OPEN
+
+#: Seconds a write report may wait for the socket's next task before it gets a wake-up.
+_WRITE_REPORT_DELAY = 0.002
 
 class _Constant:
     """A read-only constant visible on the class and on instances (``WebSocket.OPEN``)."""
@@ -210,6 +226,7 @@ class WebSocket(EventTarget):
             self._serial = WebSocket._serial_counter
             _open_sockets.add(self)
         self._connection = Connection(self, parsed, protocol_list, options)
+        self._connection.start()
 
     # -- browser attributes -------------------------------------------------------------
 
@@ -268,7 +285,13 @@ class WebSocket(EventTarget):
         nothing and raises nothing (``bufferedAmount`` still grows), as in the browser.
         """
         if isinstance(data, str):
-            payload = utf8(data)
+            try:
+                payload = data.encode("utf-8")
+            except UnicodeEncodeError:
+                # Lone surrogates: the transcript must hold the text that went out (U+FFFD),
+                # or exporting it to JSON lines or the panel fails on the surrogate.
+                data = to_usv(data)
+                payload = data.encode("utf-8")
             text = True
         elif isinstance(data, (bytes, bytearray, memoryview, Blob)):
             payload = bytes(data)
@@ -279,13 +302,13 @@ class WebSocket(EventTarget):
                 "use json.dumps(value) to send a Python object as JSON text"
             )
         state = self._ready_state
-        if state == ReadyState.CONNECTING:
+        if state == _CONNECTING:
             raise InvalidStateError(
                 "Still in CONNECTING state: wait for the open event "
                 "(onopen, await ws.opened or ws.wait_open()) before calling send()."
             )
         self._queued_bytes += len(payload)
-        if state != ReadyState.OPEN:
+        if state != _OPEN:
             return
         self.transcript.sent(data if isinstance(data, str) else payload, len(payload))
         self._connection.send(payload, text)
@@ -331,12 +354,26 @@ class WebSocket(EventTarget):
         self._dispatcher.post(self._task_open, (protocol, extensions, handshake))
 
     def _io_message(self, data: str | bytes) -> None:
-        self.transcript.received(data, len(data) if isinstance(data, bytes) else len(utf8(data)))
+        # The size on the wire: websockets decoded valid UTF-8, so ASCII text (an O(1) check)
+        # is one byte per character; anything else is encoded again to count it.
+        if data.__class__ is bytes or data.isascii():
+            size = len(data)
+        else:
+            size = len(utf8(data))  # type: ignore[arg-type]
+        self.transcript.received(data, size)
         self._dispatcher.post(self._task_message, data)
 
     def _io_written(self, total: int) -> None:
         self._written_bytes = total
-        self._dispatcher.post(self._task_sync, None)
+        # No wake-up of its own: one per write would wake the dispatcher's thread for every
+        # send (~15 µs of an echo's round trip), and the socket's next task applies the count
+        # anyway. A nudge shortly after runs it when nothing else comes.
+        dispatcher = self._dispatcher
+        dispatcher.post(self._task_sync, None, wake=False)
+        try:
+            asyncio.get_running_loop().call_later(_WRITE_REPORT_DELAY, dispatcher.nudge)
+        except RuntimeError:  # not on the I/O thread (a test's fake transport): no timer
+            dispatcher.nudge()
 
     def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
         if error is not None:
@@ -363,11 +400,11 @@ class WebSocket(EventTarget):
 
     def _task_message(self, data: str | bytes) -> None:
         self._written_seen = self._written_bytes
-        if self._ready_state != ReadyState.OPEN:
+        if self._ready_state != _OPEN:
             return  # messages that arrive after close() are dropped, as in the browser
-        if not isinstance(data, str) and self._binary_type == "blob":
-            data = Blob._wrap(data)
-        event = MessageEvent("message", data=data, origin=self._origin)
+        if data.__class__ is not str and self._binary_type == "blob":
+            data = Blob._wrap(data)  # type: ignore[arg-type, assignment]
+        event = received_message_event(data, self._origin)
         self._recent.append((self._dispatched, event))
         self._dispatched += 1
         self._dispatch(event, True)
@@ -426,11 +463,11 @@ class WebSocket(EventTarget):
 
     def _waiter(self, kind: str, *, stream: bool = False, asynchronous: bool = False) -> Waiter:
         waiter = Waiter(kind, stream=stream, asynchronous=asynchronous)
-        state = self._ready_state
         if kind == "open" and (self._opened or self._close_event is not None):
             if self._opened:
                 waiter.resolve(self)
             else:
+                assert self._close_event is not None
                 waiter.resolve(error=self._closed_error(self._close_event, "waiting for open"))
         elif kind == "close" and self._close_event is not None:
             waiter.resolve(self._close_event)
@@ -524,6 +561,12 @@ class WebSocket(EventTarget):
     def handshake(self) -> dict[str, Any]:
         """The opening handshake once open: ``{"request": {...}, "response": {...}}`` headers."""
         return self._handshake
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Return the live panel's widget view (in a kernel) plus text and HTML snapshots."""
+        from .widgets import mimebundle  # lazily: ipywidgets and anywidget are heavy imports
+
+        return mimebundle(self, include, exclude)
 
     def __repr__(self) -> str:
         state = self._ready_state.name

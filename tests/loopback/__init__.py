@@ -1,0 +1,1 @@
+"""Loopback tier: real servers on 127.0.0.1."""

@@ -1,0 +1,1 @@
+"""Unit tier: spec rules with no network."""

@@ -1,0 +1,196 @@
+"""The transcript: a bounded, HAR-shaped record of a socket's traffic."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipyws import Transcript, WebSocket, load_jsonl
+
+Pair = tuple[WebSocket, Any]
+
+
+def _filled() -> Transcript:
+    transcript = Transcript(10, 8)
+    transcript.event("open", protocol="chat", extensions="")
+    transcript.sent("héllo", 6)
+    transcript.received(b"\x00\xff", 2)
+    transcript.received("0123456789", 10)
+    transcript.event("close", code=1000, reason="", wasClean=True)
+    return transcript
+
+
+def test_records_shape() -> None:
+    """Messages are HAR-like {seq, type, time, opcode, data, size}; lifecycle ones carry fields."""
+    records = _filled().records()
+    assert [r["type"] for r in records] == ["open", "send", "receive", "receive", "close"]
+    assert [r["seq"] for r in records] == [0, 1, 2, 3, 4]
+    assert all(isinstance(r["time"], float) for r in records)
+    open_, sent, binary, _, close = records
+    assert open_.keys() == {"seq", "type", "time", "protocol", "extensions"}
+    assert open_["protocol"] == "chat"
+    assert {k: sent[k] for k in ("opcode", "data", "size")} == {
+        "opcode": 1,
+        "data": "héllo",
+        "size": 6,
+    }
+    assert binary["opcode"] == 2
+    assert base64.b64decode(binary["data"]) == b"\x00\xff"
+    assert (close["code"], close["reason"], close["wasClean"]) == (1000, "", True)
+
+
+def test_data_is_truncated_but_size_exact() -> None:
+    """Data beyond the limit is cut and marked truncated; size stays the real length."""
+    text = _filled().records()[3]
+    assert (text["data"], text["size"], text["truncated"]) == ("01234567", 10, True)
+    assert "truncated" not in _filled().records()[1]
+
+
+def test_counters() -> None:
+    """messages_in/out and bytes_in/out count every message, even ones no longer kept."""
+    transcript = Transcript(2)
+    for _ in range(5):
+        transcript.received("abc", 3)
+    transcript.sent(b"12", 2)
+    assert (transcript.messages_in, transcript.bytes_in) == (5, 15)
+    assert (transcript.messages_out, transcript.bytes_out) == (1, 2)
+
+
+def test_ring_buffer_keeps_the_newest() -> None:
+    """Only the newest ``maxlen`` records are kept; seq and total keep counting."""
+    transcript = Transcript(3)
+    for i in range(5):
+        transcript.received(str(i), 1)
+    assert len(transcript) == 3
+    assert transcript.maxlen == 3
+    assert transcript.total == 5
+    assert [r["data"] for r in transcript] == ["2", "3", "4"]
+    assert [r["seq"] for r in transcript.records()] == [2, 3, 4]
+
+
+def test_memory_stays_bounded() -> None:
+    """A long feed never keeps more than ``maxlen`` records."""
+    transcript = Transcript(100)
+    for i in range(10_000):
+        transcript.received("x", 1)
+        assert len(transcript) <= 100 or i < 100
+    assert len(transcript) == 100
+
+
+def test_records_since_and_limit() -> None:
+    """records(since=n) keeps seq >= n; limit keeps the newest; limit 0 gives none."""
+    transcript = _filled()
+    assert [r["seq"] for r in transcript.records(since=3)] == [3, 4]
+    assert [r["seq"] for r in transcript.records(limit=2)] == [3, 4]
+    assert transcript.records(limit=0) == []
+
+
+def test_clear_keeps_counters() -> None:
+    """clear() drops the records but not the counters or the seq numbering."""
+    transcript = _filled()
+    transcript.clear()
+    assert len(transcript) == 0
+    assert transcript.messages_in == 2
+    transcript.received("x", 1)
+    assert transcript.records()[0]["seq"] == 5
+
+
+def test_maxlen_must_be_positive() -> None:
+    """A transcript of fewer than one record is a ValueError."""
+    with pytest.raises(ValueError, match="at least 1"):
+        Transcript(0)
+
+
+def test_jsonl_round_trip_file_object() -> None:
+    """to_jsonl() writes one JSON object per line; load_jsonl() reads the same records back."""
+    transcript = _filled()
+    buffer = io.StringIO()
+    transcript.to_jsonl(buffer)
+    lines = buffer.getvalue().splitlines()
+    assert len(lines) == 5
+    assert all(isinstance(json.loads(line), dict) for line in lines)
+    buffer.seek(0)
+    assert load_jsonl(buffer) == transcript.records()
+
+
+def test_jsonl_round_trip_path(tmp_path: Path) -> None:
+    """to_jsonl(path) writes UTF-8 (non-ASCII kept) and load_jsonl(path) reads it back."""
+    transcript = _filled()
+    path = tmp_path / "log.jsonl"
+    transcript.to_jsonl(str(path))
+    assert "héllo" in path.read_text(encoding="utf-8")
+    assert load_jsonl(str(path)) == transcript.records()
+
+
+def test_to_dataframe() -> None:
+    """to_dataframe() has one row per record, the record keys as columns, time as datetimes."""
+    pd = pytest.importorskip("pandas")
+    frame = _filled().to_dataframe()
+    assert len(frame) == 5
+    assert {"seq", "type", "time", "opcode", "data", "size", "code"} <= set(frame.columns)
+    assert pd.api.types.is_datetime64_any_dtype(frame["time"])
+    assert list(frame["type"]) == ["open", "send", "receive", "receive", "close"]
+
+
+def test_to_dataframe_empty() -> None:
+    """An empty transcript gives an empty DataFrame."""
+    pytest.importorskip("pandas")
+    assert Transcript().to_dataframe().empty
+
+
+# -- the socket's transcript ------------------------------------------------------------------
+
+
+def test_socket_records_its_traffic(open_socket: Pair, on_dispatcher: Callable[..., Any]) -> None:
+    """A socket records open, each message sent and received (with sizes) and close."""
+    ws, fake = open_socket
+    ws.send("¥")
+    ws.send(b"\x01\x02\x03")
+    fake.receive("hi")
+    fake.receive(b"\x00")
+    on_dispatcher(ws)
+    fake.closed(1000, "done", True)
+    records = ws.transcript.records()
+    assert [(r["type"], r.get("size")) for r in records] == [
+        ("open", None),
+        ("send", 2),
+        ("send", 3),
+        ("receive", 2),
+        ("receive", 1),
+        ("close", None),
+    ]
+    assert records[-1]["code"] == 1000 and records[-1]["reason"] == "done"
+
+
+def test_socket_records_error_before_close(make_socket: Callable[..., Any]) -> None:
+    """A failure is recorded as an error record (with the exception's type) before close."""
+    ws, fake = make_socket()
+    fake.closed(1006, "", False, ConnectionRefusedError("refused"))
+    kinds = [(r["type"], r.get("error")) for r in ws.transcript.records()]
+    assert kinds == [("error", "ConnectionRefusedError"), ("close", None)]
+
+
+def test_socket_log_size_bounds_transcript(make_socket: Callable[..., Any]) -> None:
+    """The log_size option bounds the socket's transcript."""
+    ws, fake = make_socket("ws://example.test/", log_size=2)
+    fake.open()
+    for i in range(5):
+        ws.send(str(i))
+    assert ws.transcript.maxlen == 2
+    assert [r["data"] for r in ws.transcript] == ["3", "4"]
+
+
+def test_sent_text_with_lone_surrogate_exports(open_socket: Pair, tmp_path: Path) -> None:
+    """Text sent with a lone surrogate is recorded as sent (U+FFFD) and exports to JSON lines."""
+    ws, _ = open_socket
+    ws.send("a\ud800")
+    assert ws.transcript.records()[-1]["data"] == "a\ufffd"
+    path = tmp_path / "log.jsonl"
+    ws.transcript.to_jsonl(str(path))
+    assert load_jsonl(str(path))[-1]["data"] == "a\ufffd"
