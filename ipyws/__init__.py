@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._blob import Blob
 from ._events import CloseEvent, Event, EventTarget, MessageEvent
 from ._transcript import Transcript, load_jsonl
@@ -10,6 +12,21 @@ from ._websocket import ReadyState, WebSocket, sockets
 from .exceptions import DOMException, DOMSyntaxError, InvalidAccessError, InvalidStateError
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%ws`` and ``%%ws`` magics: ``%load_ext ipyws``."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Close the sockets the magics opened, stop their demo servers, remove the magics."""
+    from ._magic import unload_ipython_extension as unload
+
+    unload(ipython)
+
 
 __all__ = [
     "Blob",
@@ -26,6 +43,8 @@ __all__ = [
     "WebSocket",
     "WebSocketClosedError",
     "__version__",
+    "load_ipython_extension",
     "load_jsonl",
     "sockets",
+    "unload_ipython_extension",
 ]

@@ -18,6 +18,7 @@ This is the only module that knows about IPython.
 from __future__ import annotations
 
 import asyncio
+import queue
 import sys
 import threading
 import time
@@ -55,8 +56,20 @@ class Dispatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._queue: deque[Task] = deque()
         self._scheduled = False
-        self._signal = threading.Event()
-        self._progress = threading.Condition()
+        # Wake-ups cost a thread switch each; their Python-level part runs while the other
+        # thread waits for the GIL (an echo's round trip crosses two). So the dispatch thread
+        # sleeps on a C-level queue, and the Event and Condition below are only signalled
+        # when someone waits on them.
+        self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._signal = threading.Event()  # for a wait_until() running tasks inline
+        self._inline_waits = 0
+        self._progress = threading.Condition()  # for wait_until() on other threads
+        self._progress_waits = 0
+        # See hold(): only the holding thread's posts defer their wake-up, so no other
+        # thread can leave a task behind a hold that has just ended.
+        self._holds = 0
+        self._holder = 0
+        self._wake_held = False
         self._loop = loop
         self._thread_id = threading.get_ident() if loop is not None else 0
         if loop is None:
@@ -73,35 +86,49 @@ class Dispatcher:
         """Tell whether the caller runs on the thread where this dispatcher runs tasks."""
         return threading.get_ident() == self._thread_id
 
-    def post(self, fn: Callable[[Any], None], arg: Any, wake: bool = True) -> None:
-        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread.
-
-        With ``wake=False`` the task waits for the next wake-up (another post, or
-        :meth:`nudge`): for bookkeeping that is not worth a thread switch of its own.
-        """
+    def post(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread."""
         self._queue.append((fn, arg))
-        if wake and not self._scheduled:
+        if not self._scheduled:
             self._scheduled = True
-            self._wake()
+            if self._holds and self._holder == threading.get_ident():
+                self._wake_held = True
+            else:
+                self._wake()
 
-    def nudge(self) -> None:
-        """Wake the dispatcher for tasks posted without a wake-up, unless a run is due anyway."""
-        if self._queue and not self._scheduled:
-            self._scheduled = True
+    def hold(self, holding: bool) -> None:
+        """Defer the wake-up of posts from this thread while ``holding`` (nestable).
+
+        The I/O thread holds while it parses one read, so a burst of messages costs one
+        wake-up after the read. Waking at the first message instead lets the woken loop
+        take the GIL during the wake-up's own system call and run that one message, then
+        the next: in an asyncio program that was one wake-up every few messages.
+        """
+        if holding:
+            self._holder = threading.get_ident()
+            self._holds += 1
+            return
+        self._holds -= 1
+        if not self._holds and self._wake_held:
+            self._wake_held = False
             self._wake()
 
     def _wake(self) -> None:
-        self._signal.set()
+        if self._inline_waits:
+            self._signal.set()
         loop = self._loop
-        if loop is not None:
-            try:
-                loop.call_soon_threadsafe(self.run_pending)
-            except RuntimeError:
-                # The loop is closed (an asyncio.run() program ended): go on in a thread.
-                self._loop = None
-                thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
-                thread.start()
-                self._thread_id = thread.ident or 0
+        if loop is None:
+            self._wakeups.put(None)
+            return
+        try:
+            loop.call_soon_threadsafe(self.run_pending)
+        except RuntimeError:
+            # The loop is closed (an asyncio.run() program ended): go on in a thread.
+            self._loop = None
+            thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
+            thread.start()
+            self._thread_id = thread.ident or 0
+            self._wakeups.put(None)
 
     def run_pending(self, stop: Callable[[], bool] | None = None) -> None:
         """Run every queued task, in order, on the calling thread.
@@ -109,27 +136,39 @@ class Dispatcher:
         With ``stop``, return as soon as it is true and leave the rest queued (and scheduled):
         a sync cell that waits for one message at a time must see each message of a burst.
         """
-        self._scheduled = False
+        # _scheduled stays true while tasks run, so what is posted meanwhile joins this run
+        # instead of costing a wake-up (on a VM, waking a sleeping thread costs the waker
+        # ~20 µs). It is cleared once the queue is empty, then the queue is checked again:
+        # a post in between saw it still true and woke no one.
+        self._scheduled = True
+        self._yield = False
         queue = self._queue
         popleft = queue.popleft
-        while queue:
-            fn, arg = popleft()
-            try:
-                fn(arg)
-            except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
-                report_exception(exc)
-            if stop is not None and queue and stop():
-                self._scheduled = True
-                self._wake()
-                break
-        with self._progress:
-            self._progress.notify_all()
+        while True:
+            while queue:
+                fn, arg = popleft()
+                try:
+                    fn(arg)
+                except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
+                    report_exception(exc)
+                if queue and (self._yield or (stop is not None and stop())):
+                    self._yield = False
+                    self._wake()  # the rest stays queued, and scheduled
+                    break
+            else:
+                self._scheduled = False
+                if queue and not self._scheduled:
+                    self._scheduled = True
+                    continue
+            break
+        if self._progress_waits:
+            with self._progress:
+                self._progress.notify_all()
 
     def _thread_main(self) -> None:
-        signal = self._signal
+        wait = self._wakeups.get
         while True:
-            signal.wait()
-            signal.clear()
+            wait()
             self.run_pending()
 
     def wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
@@ -141,19 +180,31 @@ class Dispatcher:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if self.on_own_thread():
-            while True:
-                self._signal.clear()
-                self.run_pending(done)
-                if done():
-                    return True
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._signal.wait(remaining)
+            # Counted before the first run: a task posted from now on sets the signal, and
+            # one posted before is already in the queue that run_pending drains.
+            self._inline_waits += 1
+            try:
+                while True:
+                    self._signal.clear()
+                    self.run_pending(done)
+                    if done():
+                        return True
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._signal.wait(remaining)
+            finally:
+                self._inline_waits -= 1
         with self._progress:
-            return self._progress.wait_for(
-                done, None if deadline is None else max(0.0, deadline - time.monotonic())
-            )
+            # Counted (under the lock: several threads may wait) before done() is first
+            # checked, so a run that sees no waiter finished before that check.
+            self._progress_waits += 1
+            try:
+                return self._progress.wait_for(
+                    done, None if deadline is None else max(0.0, deadline - time.monotonic())
+                )
+            finally:
+                self._progress_waits -= 1
 
 
 _loop_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dispatcher] = (

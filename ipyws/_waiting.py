@@ -40,6 +40,11 @@ class Waiter:
         if asynchronous:
             self._loop = asyncio.get_running_loop()
 
+    @property
+    def asynchronous(self) -> bool:
+        """Tell whether a coroutine awaits this waiter (rather than a blocking call)."""
+        return self._loop is not None
+
     def feed(self, item: Any) -> None:
         """Hand one item to a streaming waiter and wake its reader."""
         assert self.buffer is not None

@@ -8,7 +8,6 @@ the ``_io_*`` methods, which only record and post tasks.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import ssl as ssl_module
 import threading
@@ -57,8 +56,6 @@ class ReadyState(enum.IntEnum):
 _CONNECTING = ReadyState.CONNECTING
 _OPEN = ReadyState.OPEN
 
-#: Seconds a write report may wait for the socket's next task before it gets a wake-up.
-_WRITE_REPORT_DELAY = 0.002
 
 class _Constant:
     """A read-only constant visible on the class and on instances (``WebSocket.OPEN``)."""
@@ -209,12 +206,17 @@ class WebSocket(EventTarget):
         self._written_bytes = 0  # bytes written, as last reported by the I/O thread
         self._written_seen = 0  # the written count as of the current task
         self._waiters: list[Waiter] = []
+        # Waits start on any thread and resolve on the dispatcher's: one lock makes the
+        # state check and the registration atomic against a resolution in between.
+        self._waiters_lock = threading.Lock()
         # Recent message events with their running index, so a waiter on another thread
         # (plain Python) receives consecutive messages even when a burst was dispatched
         # between two of its calls.
         self._recent: deque[tuple[int, MessageEvent]] = deque(maxlen=log_size)
         self._dispatched = 0
         self._cursor = 0
+        self._cursor_kept = False
+        self._cursor_generation = 0
         self._dispatcher: Dispatcher = current_dispatcher()
         #: The bounded record of this socket's traffic (see :class:`ipyws.Transcript`).
         self.transcript = Transcript(log_size, DEFAULT_DATA_LIMIT)
@@ -356,24 +358,18 @@ class WebSocket(EventTarget):
     def _io_message(self, data: str | bytes) -> None:
         # The size on the wire: websockets decoded valid UTF-8, so ASCII text (an O(1) check)
         # is one byte per character; anything else is encoded again to count it.
-        if data.__class__ is bytes or data.isascii():
-            size = len(data)
-        else:
-            size = len(utf8(data))  # type: ignore[arg-type]
+        ascii_or_bytes = data.__class__ is bytes or data.isascii()
+        size = len(data) if ascii_or_bytes else len(utf8(data))  # type: ignore[arg-type]
         self.transcript.received(data, size)
         self._dispatcher.post(self._task_message, data)
 
+    def _io_hold(self, holding: bool) -> None:
+        # Around each read: the messages it holds are posted with one wake-up.
+        self._dispatcher.hold(holding)
+
     def _io_written(self, total: int) -> None:
         self._written_bytes = total
-        # No wake-up of its own: one per write would wake the dispatcher's thread for every
-        # send (~15 µs of an echo's round trip), and the socket's next task applies the count
-        # anyway. A nudge shortly after runs it when nothing else comes.
-        dispatcher = self._dispatcher
-        dispatcher.post(self._task_sync, None, wake=False)
-        try:
-            asyncio.get_running_loop().call_later(_WRITE_REPORT_DELAY, dispatcher.nudge)
-        except RuntimeError:  # not on the I/O thread (a test's fake transport): no timer
-            dispatcher.nudge()
+        self._dispatcher.post(self._task_sync, None)
 
     def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
         if error is not None:
@@ -392,9 +388,10 @@ class WebSocket(EventTarget):
             return  # close() was called meanwhile; the failure's close task follows
         self._protocol, self._extensions, self._handshake = args
         self._ready_state = ReadyState.OPEN
-        self._opened = True
         event = Event("open")
         self._dispatch(event, True)
+        # Set after the listeners ran: a waiter on another thread returns only then.
+        self._opened = True
         if self._waiters:
             self._resolve("open", self)
 
@@ -405,9 +402,10 @@ class WebSocket(EventTarget):
         if data.__class__ is not str and self._binary_type == "blob":
             data = Blob._wrap(data)  # type: ignore[arg-type, assignment]
         event = received_message_event(data, self._origin)
+        self._dispatch(event, True)
+        # Recorded after the listeners ran: a waiter on another thread returns only then.
         self._recent.append((self._dispatched, event))
         self._dispatched += 1
-        self._dispatch(event, True)
         if self._waiters:
             self._resolve("message", event)
 
@@ -431,6 +429,10 @@ class WebSocket(EventTarget):
 
     def _resolve(self, kind: str, value: Any) -> None:
         """Resolve the waiters for ``kind``; on close, fail the ones that can no longer succeed."""
+        with self._waiters_lock:
+            self._resolve_locked(kind, value)
+
+    def _resolve_locked(self, kind: str, value: Any) -> None:
         remaining = []
         for waiter in self._waiters:
             if kind == "close" and waiter.kind != "close":
@@ -440,12 +442,14 @@ class WebSocket(EventTarget):
                     waiter.resolve(error=self._closed_error(value, f"waiting for {waiter.kind}"))
             elif waiter.kind == kind:
                 if waiter.buffer is not None:
-                    waiter.feed(value)
+                    waiter.feed((self._dispatched - 1, value))
                     remaining.append(waiter)
                 else:
                     waiter.resolve(value)
                     if kind == "message":
                         self._cursor = self._dispatched
+                        if waiter.asynchronous:
+                            self._keep_cursor()
             else:
                 remaining.append(waiter)
         self._waiters = remaining
@@ -461,18 +465,59 @@ class WebSocket(EventTarget):
         error.__cause__ = self._error
         return error
 
+    def _keep_cursor(self) -> None:
+        """Let the coroutine just woken by a message continue from the message after it.
+
+        Its next ``await ws.next_message()`` runs a few loop iterations later (future
+        callbacks, then the task's wake-up), after the rest of the burst was dispatched;
+        without this it would skip those messages. A wait that starts later (a new cell)
+        gets the next new message instead of a stale one.
+        """
+        loop = self._dispatcher.loop
+        if loop is None:
+            return
+        self._cursor_generation += 1
+        self._cursor_kept = True
+        loop.call_soon(self._release_cursor, self._cursor_generation, 4)
+
+    def _release_cursor(self, generation: int, hops: int) -> None:
+        if generation != self._cursor_generation:
+            return
+        loop = self._dispatcher.loop
+        if hops and loop is not None:
+            loop.call_soon(self._release_cursor, generation, hops - 1)
+        else:
+            self._cursor_kept = False
+
+    def _drop_waiter(self, waiter: Waiter) -> None:
+        with self._waiters_lock:
+            self._waiters = [w for w in self._waiters if w is not waiter]
+
     def _waiter(self, kind: str, *, stream: bool = False, asynchronous: bool = False) -> Waiter:
         waiter = Waiter(kind, stream=stream, asynchronous=asynchronous)
-        if kind == "open" and (self._opened or self._close_event is not None):
-            if self._opened:
+        with self._waiters_lock:
+            self._register_locked(waiter, kind, stream)
+        return waiter
+
+    def _register_locked(self, waiter: Waiter, kind: str, stream: bool) -> None:
+        # A listener of this very socket (own thread, readyState already OPEN) may wait too.
+        opened = self._opened or (
+            self._ready_state == ReadyState.OPEN and self._dispatcher.on_own_thread()
+        )
+        if kind == "open" and (opened or self._close_event is not None):
+            if opened:
                 waiter.resolve(self)
             else:
                 assert self._close_event is not None
                 waiter.resolve(error=self._closed_error(self._close_event, "waiting for open"))
         elif kind == "close" and self._close_event is not None:
             waiter.resolve(self._close_event)
-        elif kind == "message" and not stream:
-            if self._dispatcher.on_own_thread():
+        elif kind == "message" and stream:
+            if self._cursor_kept or not self._dispatcher.on_own_thread():
+                assert waiter.buffer is not None
+                waiter.buffer.extend(item for item in list(self._recent) if item[0] >= self._cursor)
+        elif kind == "message":
+            if self._dispatcher.on_own_thread() and not self._cursor_kept:
                 self._cursor = self._dispatched  # no race here: wait for the next one
             else:
                 for index, event in list(self._recent):
@@ -487,12 +532,11 @@ class WebSocket(EventTarget):
                 waiter.resolve(error=self._closed_error(self._close_event, "waiting for a message"))
         if not waiter.done:
             self._waiters.append(waiter)
-        return waiter
 
     def _wait_sync(self, kind: str, timeout: float | None) -> Any:
         waiter = self._waiter(kind)
         if not self._dispatcher.wait_until(lambda: waiter.done, timeout):
-            self._waiters = [w for w in self._waiters if w is not waiter]
+            self._drop_waiter(waiter)
             raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})")
         if waiter.error is not None:
             raise waiter.error
@@ -506,7 +550,7 @@ class WebSocket(EventTarget):
             raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})") from None
         finally:
             if not waiter.done:
-                self._waiters = [w for w in self._waiters if w is not waiter]
+                self._drop_waiter(waiter)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
@@ -542,18 +586,26 @@ class WebSocket(EventTarget):
         return await self._wait_async("message", timeout)  # type: ignore[no-any-return]
 
     async def __aiter__(self) -> AsyncIterator[MessageEvent]:
-        """Iterate over the message events that arrive from now on, until the socket closes."""
+        """Iterate over the message events, none skipped, until the socket closes.
+
+        Iteration starts with the next new message, or right after the message an
+        ``await ws.next_message()`` just returned (so the two combine without gaps).
+        """
         waiter = self._waiter("message", stream=True, asynchronous=True)
-        assert waiter.buffer is not None
+        buffer = waiter.buffer
+        assert buffer is not None
         try:
             while True:
-                while waiter.buffer:
-                    yield waiter.buffer.popleft()
+                while buffer:
+                    index, event = buffer.popleft()
+                    self._cursor = index + 1
+                    yield event
                 if waiter.done:
                     return
                 await waiter.wait_async(None)
         finally:
-            self._waiters = [w for w in self._waiters if w is not waiter]
+            self._drop_waiter(waiter)
+            self._keep_cursor()
 
     # -- extras -------------------------------------------------------------------------
 

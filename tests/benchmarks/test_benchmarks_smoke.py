@@ -1,0 +1,91 @@
+"""The benchmark command runs end to end on a tiny size and prints its tables.
+
+Nothing here is timed: the figures of a tiny run on a shared machine mean nothing. The tests
+only check that every client, workload and table still works, so the command in
+docs/performance.md does not rot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.chromium_client import available as chromium_available
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 240
+
+
+def _run(args: list[str], out: Path) -> tuple[str, list[dict[str, object]]]:
+    """Run ``python -m benchmarks.run ARGS --out OUT``; return its stdout and its records."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args, "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    return result.stdout, records
+
+
+def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
+    """A tiny run of every client-side workload completes and prints its tables and targets."""
+    args = ["--quick", "--scale", "0.05", "--workloads", "feed100,feed4k,echo,big,memory"]
+    if not chromium_available():
+        args.append("--no-chromium")
+    stdout, records = _run(args, tmp_path / "tiny.jsonl")
+    failures = [r for r in records if "error" in r]
+    assert failures == []
+    clients = {r["client"] for r in records if r["workload"] == "feed100"}
+    assert {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel"} <= clients
+    assert records[0]["workload"] == "machine" and records[0]["python"]
+    for heading in (
+        "### Throughput and latency",
+        "### With the live panel attached",
+        "### Memory: one socket, default log size",
+        "### Targets",
+    ):
+        assert heading in stdout
+    assert "| ipyws | " in stdout and "Failed measurements" not in stdout
+    assert "Command: `python -m benchmarks.run" in stdout
+
+
+def test_summarize_reprints_a_run(tmp_path: Path) -> None:
+    """``--summarize`` prints the same tables from a run's JSON lines."""
+    out = tmp_path / "echo.jsonl"
+    _run(["--quick", "--scale", "0.05", "--workloads", "echo", "--no-chromium"], out)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--summarize", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "echo p50, µs" in result.stdout and "| ipyws | " in result.stdout
+
+
+@pytest.mark.kernel
+def test_tiny_kernel_run(tmp_path: Path) -> None:
+    """The kernel part runs: cells during a feed with the panel, and many sockets at once."""
+    stdout, records = _run(
+        ["--quick", "--scale", "0.05", "--workloads", "kernel", "--no-chromium"],
+        tmp_path / "kernel.jsonl",
+    )
+    (kernel,) = [r for r in records if r["workload"] == "kernel"]
+    assert "error" not in kernel, kernel
+    assert kernel["sockets"]["all_delivered"] is True
+    assert kernel["sockets"]["threads_all_sockets"]["io"] == 1
+    assert "### In a real kernel" in stdout

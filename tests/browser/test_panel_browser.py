@@ -1,0 +1,182 @@
+"""The panel as a person sees it, in JupyterLab 4 and Notebook 7 inside Debian's Chromium.
+
+One notebook per app: a ticker's panel must turn OPEN and grow while another cell sleeps, and
+show the same state in its two views; an echo socket's panel sends what is typed in its send
+box, shows the echo, a hex dump, pretty JSON and hostile markup as text, closes with 1000 and
+reconnects. Nothing the page loads may leave loopback. Screenshots go to artifacts/browser/;
+JupyterLab's picture of the ticker's panel also becomes docs/images/panel.png (the README's).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ipyws_browser_harness import (
+    open_notebook,
+    prompts,
+    run_all_cells,
+    wait_all_executed,
+    wait_cell_running,
+    write_notebook,
+)
+from playwright.sync_api import expect
+
+README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "panel.png"
+
+SLEEP_CELL = 2
+CELLS = [
+    # Demo servers inside the kernel, on 127.0.0.1.
+    "from ipyws import WebSocket, demo\n"
+    "from ipyws.widgets import panel\n"
+    "ticker = demo.start('ticker', rate=20)\n"
+    "echo = demo.start('echo')",
+    # The socket as the cell's value shows its panel (the class only helps the selectors).
+    "feed = WebSocket(ticker.url)\npanel(feed).add_class('t-feed')\nfeed",
+    # A cell that blocks the kernel's main thread.
+    "import time\ntime.sleep(5)",
+    "box = WebSocket(echo.url)\npanel(box).add_class('t-echo')\nbox",
+    # The same socket once more: a second view of the same panel. And a binary message.
+    "display(feed)\nbox.wait_open(timeout=20)\nbox.send(bytes(range(40)))",
+]
+
+HOSTILE = [
+    '<img src=x onerror="window.__ipyws_pwned = 1">',
+    "<script>window.__ipyws_pwned = 2</script>",
+]
+
+
+def count_rows(panel: Any) -> int:
+    """Count the message rows a panel shows."""
+    return int(panel.locator(".ipyws-rows .ipyws-row").count())
+
+
+def messages_in(panel: Any) -> int:
+    """Read the panel's received-messages counter."""
+    text = panel.locator(".ipyws-stat-in .ipyws-value").inner_text()
+    return int(text.split("·")[0].replace(",", "").strip())
+
+
+def send(panel: Any, text: str) -> None:
+    """Type ``text`` into the send box and press Send."""
+    panel.locator(".ipyws-send-input").fill(text)
+    panel.locator(".ipyws-send").click()
+
+
+def received_row(panel: Any, text: str) -> Any:
+    """Return the received row whose preview is exactly ``text``."""
+    return panel.locator(".ipyws-rows .ipyws-row[data-dir='received']").filter(
+        has=panel.page.locator(".ipyws-c-data", has_text=re.compile("^" + re.escape(text) + "$"))
+    )
+
+
+def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
+    """Live while a cell sleeps; send, echo, JSON, hostile text and close work; loopback only."""
+    page = tab.page
+    app = jupyter_server.app
+    name = f"panel-{uuid.uuid4().hex[:8]}.ipynb"
+    write_notebook(jupyter_server.root / name, CELLS)
+    open_notebook(page, jupyter_server, name)
+    run_all_cells(page)
+
+    # The ticker's panel turns OPEN and its log grows while the next cell sleeps.
+    wait_cell_running(page, SLEEP_CELL)
+    feed = page.locator(".t-feed .ipyws-panel").first
+    expect(feed.locator(".ipyws-badge")).to_have_text("OPEN", timeout=10_000)
+    expect(feed.locator(".ipyws-rows .ipyws-row").first).to_be_visible()
+    rows_before, counted_before = count_rows(feed), messages_in(feed)
+    time.sleep(1.0)  # the check itself: two reads a second apart
+    rows_after, counted_after = count_rows(feed), messages_in(feed)
+    assert prompts(page)[SLEEP_CELL] == "[*]:", "the sleeping cell ended before the second read"
+    assert rows_after >= rows_before + 5, f"log: {rows_before} -> {rows_after} rows in 1 s"
+    assert counted_after >= counted_before + 5, f"in: {counted_before} -> {counted_after}"
+    first_time = feed.locator(".ipyws-rows .ipyws-row .ipyws-c-time").first.inner_text()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", first_time), first_time
+
+    wait_all_executed(page, len(CELLS))
+
+    # Displayed twice, the socket shows one live state in both places.
+    expect(page.locator(".t-feed .ipyws-panel")).to_have_count(2)
+    both = page.evaluate(
+        """() => [...document.querySelectorAll('.t-feed .ipyws-panel')].map(p => [
+            p.querySelector('.ipyws-stat-in .ipyws-value').textContent,
+            p.querySelectorAll('.ipyws-rows .ipyws-row').length])"""
+    )
+    assert both[0] == both[1], both
+
+    # The echo socket: what is typed goes out and comes back as a received row.
+    box = page.locator(".t-echo .ipyws-panel")
+    expect(box.locator(".ipyws-badge")).to_have_text("OPEN")
+    box.locator(".ipyws-send-input").fill("hello from the browser")
+    expect(box.locator(".ipyws-hint")).to_have_text("text (not JSON)")
+    box.locator(".ipyws-send").click()
+    expect(received_row(box, "hello from the browser")).to_have_count(1)
+
+    # Binary data shows as a hex dump.
+    binary = box.locator(".ipyws-rows .ipyws-row[data-dir='received'][data-type='binary']")
+    expect(binary).to_have_count(1)
+    binary.click()
+    expect(box.locator(".ipyws-detail-body")).to_contain_text(
+        "00000000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f  ................"
+    )
+    expect(box.locator(".ipyws-detail-meta")).to_contain_text("received · binary")
+
+    # JSON gets a validity hint and a pretty-printed detail view.
+    box.locator(".ipyws-send-input").fill('{"op": "subscribe", "symbol": "ACME"}')
+    expect(box.locator(".ipyws-hint")).to_have_text("✓ valid JSON")
+    box.locator(".ipyws-send").click()
+    json_row = received_row(box, '{"op": "subscribe", "symbol": "ACME"}')
+    json_row.click()
+    expect(box.locator(".ipyws-detail-body")).to_have_text(
+        '{\n  "op": "subscribe",\n  "symbol": "ACME"\n}'
+    )
+    expect(box.locator(".ipyws-detail-meta")).to_contain_text("received · text")
+
+    # Markup a server sends back is shown literally and runs nothing.
+    for text in HOSTILE:
+        send(box, text)
+        expect(received_row(box, text)).to_have_count(1)
+    received_row(box, HOSTILE[0]).click()
+    expect(box.locator(".ipyws-detail-body")).to_have_text(HOSTILE[0])
+    assert page.evaluate("() => window.__ipyws_pwned") is None
+    assert page.locator(".ipyws-panel img, .ipyws-panel script").count() == 0
+
+    # Close with a code and a reason.
+    box.locator(".ipyws-close-code").fill("1000")
+    box.locator(".ipyws-close-reason").fill("done")
+    box.locator(".ipyws-close").click()
+    expect(box.locator(".ipyws-badge")).to_have_text("CLOSED")
+    expect(box.locator(".ipyws-closeinfo")).to_have_text(
+        '1000 Normal Closure · reason "done" · wasClean: true'
+    )
+    expect(box.locator(".ipyws-rows .ipyws-row[data-type='close']")).to_have_count(1)
+
+    # Reconnect: a new connection to the same URL, in the same panel.
+    box.locator(".ipyws-reconnect").click()
+    expect(box.locator(".ipyws-conn")).to_have_text("connection #2")
+    expect(box.locator(".ipyws-badge")).to_have_text("OPEN")
+    expect(box.locator(".ipyws-rows .ipyws-row[data-type='reconnect']")).to_have_count(1)
+    send(box, "after the reconnect")
+    expect(received_row(box, "after the reconnect")).to_have_count(1)
+    box.screenshot(path=str(artifacts / f"echo-{app}.png"))
+
+    # The ticker's panel, still live, with a message selected: the README's picture.
+    feed.locator(".ipyws-rows .ipyws-row[data-dir='received']").last.click()
+    expect(feed.locator(".ipyws-detail-body")).to_contain_text('"type": "tick"')
+    feed.scroll_into_view_if_needed()
+    shot = artifacts / f"panel-{app}.png"
+    feed.screenshot(path=str(shot))
+    if app == "lab":
+        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, README_IMAGE)
+
+    assert page.evaluate("() => window.__ipyws_pwned") is None
+    assert tab.requests, "no requests were recorded"
+    assert tab.outside_loopback() == [], tab.outside_loopback()
+    # The module runs from a blob: URL; an error of ours would name it (or ipyws).
+    ours = [e for e in tab.console_errors if "blob:" in e or "ipyws" in e]
+    assert ours == [], ours

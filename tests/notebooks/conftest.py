@@ -1,0 +1,106 @@
+"""Fixtures for executing the notebooks in ``notebooks/`` with nbclient in a real, hermetic kernel.
+
+The kernel is set up the way the kernel tier's harness sets up its own
+(``tests/kernel/harness.py``): a private kernelspec whose argv is this interpreter, private
+Jupyter and IPython directories, no global configuration, and the repository root on
+``PYTHONPATH``. Each notebook runs in a fresh temporary working directory, so files it writes
+(a saved transcript) never land in the repo.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO_ROOT / "notebooks"
+CELL_TIMEOUT = 120
+"""Seconds one cell may run; the slowest cell (a keepalive timeout) needs a few."""
+STARTUP_TIMEOUT = 90
+HARNESS_MODULE = "ipyws_kernel_harness"
+
+
+def _harness() -> ModuleType:
+    """Import the kernel tier's harness under the name its own conftest uses (shared if loaded)."""
+    if HARNESS_MODULE in sys.modules:
+        return sys.modules[HARNESS_MODULE]
+    path = REPO_ROOT / "tests" / "kernel" / "harness.py"
+    spec = importlib.util.spec_from_file_location(HARNESS_MODULE, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[HARNESS_MODULE] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def execute_notebook(path: Path) -> nbformat.NotebookNode:
+    """Execute the notebook at ``path`` top to bottom in a fresh hermetic kernel; return it.
+
+    Raises :class:`nbclient.exceptions.CellExecutionError` on the first cell that fails and
+    :class:`nbclient.exceptions.CellTimeoutError` on one that runs longer than ``CELL_TIMEOUT``.
+    """
+    harness = _harness()
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="ipyws-nb-", ignore_cleanup_errors=True) as tmp:
+        root = Path(tmp)
+        dirs = {
+            name: root / name
+            for name in ("kernels", "config", "data", "runtime", "ipython", "tmp", "work")
+        }
+        for directory in dirs.values():
+            directory.mkdir()
+        harness._write_kernelspec(dirs["kernels"])
+        env = harness._kernel_env(dirs, None)
+        ksm = KernelSpecManager(
+            kernel_dirs=[str(dirs["kernels"])],
+            ensure_native_kernel=False,
+            data_dir=str(dirs["data"]),
+        )
+        km = KernelManager(
+            kernel_name=harness.KERNEL_NAME,
+            kernel_spec_manager=ksm,
+            connection_file=str(dirs["runtime"] / "kernel.json"),
+            data_dir=str(dirs["data"]),
+            shutdown_wait_time=harness.SHUTDOWN_WAIT,
+        )
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=CELL_TIMEOUT,
+            startup_timeout=STARTUP_TIMEOUT,
+            kernel_name=harness.KERNEL_NAME,
+            resources={"metadata": {"path": str(dirs["work"])}},
+        )
+        try:
+            client.execute(env=env, cwd=str(dirs["work"]))
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
+            km.cleanup_resources()
+    return nb
+
+
+@pytest.fixture(scope="session")
+def run_notebook() -> Iterator[Callable[[str], nbformat.NotebookNode]]:
+    """Execute a notebook of ``notebooks/`` by file name, once per session; return the result."""
+    done: dict[str, nbformat.NotebookNode] = {}
+
+    def run(name: str) -> nbformat.NotebookNode:
+        """Return the executed notebook ``notebooks/<name>``."""
+        if name not in done:
+            done[name] = execute_notebook(NOTEBOOKS / name)
+        return done[name]
+
+    yield run

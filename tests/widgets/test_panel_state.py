@@ -1,0 +1,416 @@
+"""The panel's widget state, without a browser: traits, rows, coalescing, bounds, escaping."""
+
+from __future__ import annotations
+
+import base64
+import gc
+import itertools
+import re
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from widget_helpers import RecordingComm, wait_for
+
+import ipyws
+from ipyws import WebSocket, demo, widgets
+from ipyws._dispatch import current_dispatcher
+from ipyws._panel_feed import (
+    INTERVAL,
+    MAX_ROWS_PER_UPDATE,
+    ROW_DATA_LIMIT,
+    close_meaning,
+    updater,
+)
+
+HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert('pwned')</script>"]
+STATIC = Path(ipyws.__file__).parent / "static"
+
+
+def open_panel(url: str, **kwargs: Any) -> tuple[WebSocket, widgets.WebSocketPanel]:
+    """Connect to ``url``, show the socket's panel and wait until the panel says OPEN."""
+    ws = WebSocket(url, **kwargs)
+    view = widgets.panel(ws)
+    wait_for(lambda: view.state == "OPEN", what="the panel to say OPEN")
+    return ws, view
+
+
+def comm_of(view: widgets.WebSocketPanel) -> RecordingComm:
+    """Return the recording comm of a widget."""
+    assert isinstance(view.comm, RecordingComm)
+    return view.comm
+
+
+def all_new_rows(view: widgets.WebSocketPanel) -> list[dict[str, Any]]:
+    """Return every row the widget's updates carried, in order."""
+    return [row for _, state in comm_of(view).updates() for row in state.get("new_rows", [])]
+
+
+def test_traits_follow_the_socket(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+    """State, counters and close details reach the traits from the I/O side."""
+    ws = WebSocket(echo_server.url)
+    view = widgets.panel(ws)
+    assert view.state == "CONNECTING"
+    assert view.url == ws.url
+    wait_for(lambda: view.state == "OPEN", what="OPEN")
+    assert "permessage-deflate" in view.extensions
+    assert view.protocol == ""
+    assert view.opened_at is not None
+    ws.wait_open(10)
+    ws.send("hello")
+    ws.send(b"\x00\x01\x02")
+    wait_for(lambda: view.messages_in == 2, what="two echoes")
+    assert (view.messages_out, view.bytes_out, view.bytes_in) == (2, 8, 8)
+    ws.close(1000, "bye")
+    wait_for(lambda: view.state == "CLOSED", what="CLOSED")
+    assert view.close_code == 1000
+    assert view.close_meaning == "Normal Closure"
+    assert view.close_reason == "bye"
+    assert view.was_clean is True
+    assert view.ready_state == 3
+    kinds = [(r["dir"], r["type"]) for r in view._feed.snapshot_rows()]
+    assert kinds == [
+        ("event", "open"),
+        ("sent", "text"),
+        ("sent", "binary"),
+        ("received", "text"),
+        ("received", "binary"),
+        ("event", "close"),
+    ]
+
+
+def test_state_is_live_while_handlers_are_blocked(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """The panel turns OPEN and counts messages while the socket's own thread is stuck."""
+    ticker = start_ticker(rate=200)
+    gate = threading.Event()
+    # Occupy the thread that runs the socket's tasks, as a long cell occupies a kernel.
+    current_dispatcher().post(lambda _: gate.wait(10), None)
+    try:
+        ws = WebSocket(ticker.url)
+        view = widgets.panel(ws)
+        wait_for(
+            lambda: view.state == "OPEN" and view.messages_in > 10 and view.rate > 0,
+            what="live counters",
+        )
+        assert ws.readyState == WebSocket.CONNECTING
+    finally:
+        gate.set()
+    ws.wait_open(10)
+
+
+def test_displaying_twice_shows_one_panel(
+    comms: list[RecordingComm], echo_server: demo.DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """panel() and the socket's display data give the same widget every time."""
+    monkeypatch.setattr(widgets, "_widget_frontend", lambda: True)
+    ws = WebSocket(echo_server.url)
+    first = ws._repr_mimebundle_()
+    second = ws._repr_mimebundle_()
+    mime = "application/vnd.jupyter.widget-view+json"
+    assert first[mime]["model_id"] == second[mime]["model_id"] == widgets.panel(ws).model_id
+    assert first["text/plain"].startswith("<WebSocket ")
+    assert widgets.panel(ws) is widgets.panel(ws)
+    panels = [c for c in comms if c.sent[0][2]["state"]["_model_name"] == "AnyModel"]
+    assert len(panels) == 1
+
+
+def test_updates_carry_only_new_rows(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """Each update sends the rows added since the last one, never the whole log."""
+    ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)
+    for i in range(30):
+        ws.send(f"message {i}")
+    wait_for(lambda: view.messages_in == 30, what="30 echoes")
+    wait_for(lambda: len(view._feed.snapshot_rows()) == 61, what="61 rows")
+    updates = comm_of(view).updates()
+    assert all("rows" not in state for _, state in updates)
+    ids = [row["id"] for row in all_new_rows(view)]
+    assert ids == sorted(set(ids)), "a row travelled twice"
+    assert ids[-1] == view._feed.snapshot_rows()[-1]["id"]
+
+
+def test_full_state_carries_the_kept_rows(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """A full state sync (new view, reloaded page, saved notebook) includes the kept rows."""
+    ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)
+    ws.send("keep me")
+    wait_for(lambda: view.messages_in == 1, what="the echo")
+    wait_for(lambda: len(view._feed.snapshot_rows()) == 3, what="three rows")
+    state = view.get_state()
+    assert [r["preview"] for r in state["rows"]] == [
+        state["rows"][0]["preview"],
+        "keep me",
+        "keep me",
+    ]
+    assert state["state"] == "OPEN"
+    opened = comm_of(view).sent[0]
+    assert opened[1] == "comm_open"
+
+
+def test_firehose_is_coalesced_to_20_updates_per_second(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """A 20 000 msg/s feed makes at most about 20 frontend updates per second, rows capped."""
+    ticker = start_ticker(rate=20_000)
+    _ws, view = open_panel(ticker.url)
+    recording = comm_of(view)
+    start_count = view.messages_in
+    time.sleep(0.5)  # let the feed reach full speed before measuring
+    t0 = time.monotonic()
+    received0 = view.messages_in
+    time.sleep(2.0)
+    t1 = time.monotonic()
+    received = view.messages_in - received0
+    in_window = [state for t, state in recording.updates() if t0 <= t < t1]
+    assert received > 2000, f"not a firehose: {received} messages in 2 s"
+    assert len(in_window) <= 2.0 / INTERVAL + 2, f"{len(in_window)} updates in 2 s"
+    assert len(in_window) >= 10, "the panel stopped updating"
+    for state in in_window:
+        assert len(state.get("new_rows", [])) <= MAX_ROWS_PER_UPDATE + 2
+    gaps = [r for s in in_window for r in s.get("new_rows", []) if r["type"] == "gap"]
+    assert gaps and "records not shown" in gaps[0]["preview"]
+    assert view.rate > 500
+    assert view.messages_in > start_count
+    times = [t for t, _ in recording.updates() if t0 <= t < t1]
+    spacing = [b - a for a, b in itertools.pairwise(times)]
+    assert min(spacing) >= INTERVAL * 0.5, "two updates came too close together"
+
+
+def test_log_is_a_bounded_ring(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """The panel keeps at most log_size rows and its bookkeeping stays bounded."""
+    ticker = start_ticker(rate=5000)
+    ws = WebSocket(ticker.url, log_size=200)
+    view = widgets.panel(ws, log_size=50)
+    wait_for(lambda: view.messages_in > 3000, what="3000 messages")
+    feed = view._feed
+    assert view.log_size == 50
+    assert len(feed.snapshot_rows()) == 50
+    assert len(view.get_state()["rows"]) == 50
+    assert len(feed._samples) <= 1.0 / INTERVAL + 5
+    assert len(feed._history) <= 60
+    assert len(ws.transcript) == 200
+
+
+def test_memory_stays_flat_on_an_endless_feed(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """Memory held by the panel's code does not grow once its rings are full."""
+    RecordingComm.keep = 10
+    try:
+        ticker = start_ticker(rate=3000)
+        _ws, view = open_panel(ticker.url)
+        wait_for(lambda: view.messages_in > 3000, what="rings to fill")
+        tracemalloc.start(5)
+        try:
+            time.sleep(1.0)
+            gc.collect()
+            first = tracemalloc.take_snapshot()
+            before = view.messages_in
+            time.sleep(2.0)
+            gc.collect()
+            second = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        ours = [
+            tracemalloc.Filter(True, "*ipyws/_panel_feed.py"),
+            tracemalloc.Filter(True, "*ipyws/widgets.py"),
+        ]
+        grown = sum(
+            stat.size_diff
+            for stat in second.filter_traces(ours).compare_to(first.filter_traces(ours), "filename")
+        )
+        assert view.messages_in - before > 1000, "the feed stalled"
+        assert grown < 512 * 1024, f"the panel's memory grew by {grown} bytes in 2 s"
+    finally:
+        RecordingComm.keep = 10_000
+
+
+def test_hostile_messages_stay_text(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """Markup a server sends is kept as literal text in rows and escaped in the HTML snapshot."""
+    ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)
+    for text in HOSTILE:
+        ws.send(text)
+    wait_for(lambda: view.messages_in == 2, what="the echoes")
+    wait_for(lambda: len(view._feed.snapshot_rows()) == 5, what="five rows")
+    received = [r for r in view._feed.snapshot_rows() if r["dir"] == "received"]
+    assert [r["preview"] for r in received] == HOSTILE
+    assert [r["data"] for r in received] == HOSTILE
+    page = widgets.snapshot_html(ws)
+    assert "<img" not in page and "<script" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(&#x27;pwned&#x27;)&lt;/script&gt;" in page
+    assert HOSTILE[0] in widgets.snapshot_text(ws)
+
+
+def test_frontend_module_never_writes_html() -> None:
+    """The ES module builds its DOM with text only: no HTML sinks, no eval."""
+    source = (STATIC / "panel.js").read_text(encoding="utf-8")
+    code = re.sub(r"^\s*//.*$", "", source, flags=re.MULTILINE)
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "createContextualFragment",
+        "DOMParser",
+        "eval(",
+        "new Function",
+        "srcdoc",
+    ):
+        assert sink not in code, sink
+    assert "export default { initialize, render }" in source
+
+
+def test_frontend_actions(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+    """Send, a refused close, clear and close arrive as custom messages and act on the socket."""
+    ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)
+    view._handle_custom_msg({"action": "send", "text": '{"op": "hi"}'}, [])
+    wait_for(lambda: view.messages_in == 1, what="the echo")
+    view._handle_custom_msg({"action": "close", "code": 999, "reason": ""}, [])
+    notices = [m for m in comm_of(view).customs() if m.get("kind") == "notice"]
+    assert notices and notices[0]["text"].startswith("InvalidAccessError")
+    wait_for(lambda: len(view._feed.snapshot_rows()) == 3, what="three rows")
+    last = view._feed.snapshot_rows()[-1]["id"]
+    view._handle_custom_msg({"action": "clear", "through": last}, [])
+    assert view._feed.snapshot_rows() == []
+    wait_for(lambda: view.cleared_through == last, what="cleared_through")
+    assert ws.transcript.total == 3, "clearing the panel must not clear the transcript"
+    view._handle_custom_msg({"action": "close", "code": 4001, "reason": "done here"}, [])
+    wait_for(lambda: view.state == "CLOSED", what="CLOSED")
+    assert (view.close_code, view.close_reason, view.close_meaning) == (
+        4001,
+        "done here",
+        "Application-defined",
+    )
+
+
+def test_reconnect_follows_the_new_socket(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """Reconnect opens the same URL with the same options; the panel and listeners follow."""
+    seen: list[str] = []
+    ws = WebSocket(echo_server.url, log_size=77, compression=False)
+    ws.addEventListener("message", lambda e: seen.append(e.data))
+    view = widgets.panel(ws)
+    wait_for(lambda: view.state == "OPEN", what="OPEN")
+    ws.wait_open(10)
+    view._handle_custom_msg({"action": "reconnect"}, [])
+    new = view.socket
+    assert new is not ws
+    assert new.url == ws.url
+    assert new.transcript.maxlen == 77
+    assert new._options.compression is False
+    wait_for(lambda: view.connection == 2 and view.state == "OPEN", what="connection #2 OPEN")
+    assert ws.wait_closed(10).code == 1000
+    new.wait_open(10)
+    new.send("again")
+    wait_for(lambda: seen == ["again"], what="the copied listener")
+    assert widgets.panel(new) is view
+    rows = view._feed.snapshot_rows()
+    assert "reconnect" in [r["type"] for r in rows]
+    assert rows[-1]["conn"] == 2
+    assert all(count >= 0 for count in view.rate_history)
+
+
+def test_big_and_binary_messages(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+    """Big messages are cut in rows and loaded whole on demand; binary rows carry base64."""
+    ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)
+    big = "x" * (ROW_DATA_LIMIT * 2)
+    ws.send(big)
+    ws.send(bytes(range(40)))
+    wait_for(lambda: view.messages_in == 2, what="the echoes")
+    wait_for(lambda: len(view._feed.snapshot_rows()) == 5, what="five rows")
+    rows = {(r["dir"], r["type"]): r for r in view._feed.snapshot_rows()}
+    text = rows[("received", "text")]
+    assert text["partial"] and len(text["data"]) == ROW_DATA_LIMIT
+    binary = rows[("received", "binary")]
+    assert base64.b64decode(binary["data"]) == bytes(range(40))
+    assert binary["preview"].startswith("00 01 02 03")
+    view._handle_custom_msg({"action": "full", "id": text["id"]}, [])
+    full = [m for m in comm_of(view).customs() if m.get("kind") == "full"][-1]
+    assert full["id"] == text["id"] and full["data"] == big and not full["partial"]
+
+
+def test_parts_share_one_feed(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+    """Header, MessageLog and Controls show one socket's feed; only the log carries rows."""
+    ws, view = open_panel(echo_server.url)
+    header = widgets.Header(ws)
+    log = widgets.MessageLog(ws)
+    controls = widgets.Controls(ws)
+    assert header.parts == ["header"] and log.parts == ["log"] and controls.parts == ["controls"]
+    assert header._feed is view._feed is log._feed
+    assert header.get_state()["rows"] == []
+    ws.wait_open(10)
+    ws.send("to all")
+    wait_for(lambda: header.messages_in == 1 and log.messages_in == 1, what="both parts")
+    wait_for(lambda: all_new_rows(log), what="rows in the log part")
+    assert not all_new_rows(header)
+    with pytest.raises(ValueError, match="unknown panel parts"):
+        widgets.WebSocketPanel(ws, parts=["chart"])
+    with pytest.raises(TypeError):
+        widgets.WebSocketPanel("ws://127.0.0.1:1/")  # type: ignore[arg-type]
+
+
+def test_snapshot_without_a_widget_frontend(echo_server: demo.DemoServer) -> None:
+    """Outside a kernel the socket displays as text and HTML snapshots, with no widget."""
+    ws = WebSocket(echo_server.url)
+    ws.wait_open(10)
+    ws.send("snap")
+    ws.wait_message(10)
+    bundle = ws._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    text = bundle["text/plain"]
+    assert text.splitlines()[0] == repr(ws)
+    assert "in: 1 message" in text and "snap" in text
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} ↓ text", text)
+    assert 'class="ipyws-snapshot"' in bundle["text/html"]
+    assert set(ws._repr_mimebundle_(include=["text/plain"])) == {"text/plain"}
+    assert set(ws._repr_mimebundle_(exclude=["text/html"])) == {"text/plain"}
+    ws.close()
+    ws.wait_closed(10)
+    assert "CLOSED · 1005 No Status Received" in ws._repr_mimebundle_()["text/plain"]
+
+
+def test_rate_and_history(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """The rate is messages per second and the chart gets one value per second."""
+    ticker = start_ticker(rate=50)
+    ws, view = open_panel(ticker.url)
+    wait_for(
+        lambda: view.rate_history[-2:].count(0) == 0 and len(view.rate_history) == 60,
+        timeout=10,
+        what="two full seconds of history",
+    )
+    assert 20 <= view.rate <= 100
+    assert 20 <= view.rate_history[-1] <= 100
+    ws.close()
+    wait_for(lambda: view.state == "CLOSED", what="CLOSED")
+    wait_for(lambda: view._feed not in updater().feeds(), what="the updater to let go")
+    assert view.rate == 0
+
+
+def test_close_meanings() -> None:
+    """Close codes are named from the registry, or by their range."""
+    assert close_meaning(1006) == "Abnormal Closure"
+    assert close_meaning(3001) == "Registered by a library or framework"
+    assert close_meaning(4999) == "Application-defined"
+    assert close_meaning(2000) == "Reserved"
+    assert close_meaning(None) == ""
