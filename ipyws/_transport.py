@@ -394,6 +394,8 @@ class Connection:
                 payload, arg = outbox.popleft()
                 if payload is _CLOSE:
                     self._close_args = arg
+                    # Report what went out before the Close: bufferedAmount must not keep it.
+                    self._report_written(written)
                     with contextlib.suppress(ConnectionClosed):
                         await conn.close(*arg)
                     return
@@ -403,11 +405,15 @@ class Connection:
                     outbox.clear()
                     return
                 written += len(payload)
-            if written != self._written:
-                self._written = written
-                sink = self._sink
-                if sink is not None:
-                    sink._io_written(written)
+            self._report_written(written)
+
+    def _report_written(self, written: int) -> None:
+        """Tell the socket how many bytes have been written in all, if that changed."""
+        if written != self._written:
+            self._written = written
+            sink = self._sink
+            if sink is not None:
+                sink._io_written(written)
 
     def _shutdown(self) -> None:
         """Close with 1001 Going Away, as a browser does when the page goes away."""
@@ -447,7 +453,10 @@ class IOThread:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
 
     def call(self, fn: Any, *args: Any) -> None:
         """Run ``fn(*args)`` on the I/O thread soon; callable from any thread."""

@@ -70,6 +70,24 @@ class _Constant:
         raise AttributeError("WebSocket constants are read-only")
 
 
+# Like Chrome's sanitized HAR export: the transcript is exported to files and shown in the
+# panel, so credentials in the handshake are masked there (``ws.handshake`` keeps them).
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def _redacted(handshake: dict[str, Any]) -> dict[str, Any]:
+    return {
+        side: {
+            **info,
+            "headers": [
+                (name, "(redacted)" if name.lower() in _SECRET_HEADERS else value)
+                for name, value in info.get("headers", ())
+            ],
+        }
+        for side, info in handshake.items()
+    }
+
+
 def sockets() -> list[WebSocket]:
     """Return the sockets that are not yet CLOSED, oldest first."""
     with _registry_lock:
@@ -352,7 +370,9 @@ class WebSocket(EventTarget):
     # -- I/O thread side: record and post, never touch state ------------------------------
 
     def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None:
-        self.transcript.event("open", protocol=protocol, extensions=extensions, **handshake)
+        self.transcript.event(
+            "open", protocol=protocol, extensions=extensions, **_redacted(handshake)
+        )
         self._dispatcher.post(self._task_open, (protocol, extensions, handshake))
 
     def _io_message(self, data: str | bytes) -> None:

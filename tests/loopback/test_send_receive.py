@@ -309,3 +309,23 @@ def test_25_parallel_sockets(wpt: TestServer) -> None:
     assert len(set(events)) == 75
     for index in range(25):
         assert [t for i, t in events if i == index] == ["open", "message", "close"]
+
+
+def test_buffered_amount_after_close_counts_only_what_was_never_sent(wpt: TestServer) -> None:
+    """Data sent before close() is subtracted once written; only sends after close() remain."""
+    ws = _open(wpt.url("/echo"))
+    ws.send("x" * 2000)
+    ws.close(1000)
+    ws.send("12345")
+    closed(ws)
+    assert ws.bufferedAmount == 5
+
+
+def test_transcript_masks_credentials_but_handshake_keeps_them(wpt: TestServer) -> None:
+    """The transcript's open record masks Authorization; ws.handshake keeps the real value."""
+    ws = _open(wpt.url("/echo"), headers={"Authorization": "Bearer s3cret"})
+    opened = ws.transcript.records()[0]
+    sent = dict(opened["request"]["headers"])
+    assert sent["Authorization"] == "(redacted)"
+    assert dict(ws.handshake["request"]["headers"])["Authorization"] == "Bearer s3cret"
+    assert "s3cret" not in str(ws.transcript.records())
