@@ -70,6 +70,7 @@ class Dispatcher:
         self._holds = 0
         self._holder = 0
         self._wake_held = False
+        self._sent = False
         self._loop = loop
         self._thread_id = threading.get_ident() if loop is not None else 0
         if loop is None:
@@ -164,12 +165,17 @@ class Dispatcher:
         if self._progress_waits:
             with self._progress:
                 self._progress.notify_all()
-        if self._loop is not None:
+        if self._sent and self._loop is not None:
             # Let the I/O thread take the GIL now: a handler that sent something has woken
             # it, and the loop would hold the GIL for the rest of its iteration before it
             # blocks (a fifth of an echo's round trip in an asyncio program or a kernel).
             # The dispatch thread needs no such yield: it blocks right after a run.
+            self._sent = False
             time.sleep(0)
+
+    def sent(self) -> None:
+        """Note that a task has handed a message to the I/O thread (see run_pending)."""
+        self._sent = True
 
     def _thread_main(self) -> None:
         wait = self._wakeups.get
@@ -226,6 +232,10 @@ def current_dispatcher() -> Dispatcher:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
+        loop = None
+    if loop is not None and (loop.is_closed() or not loop.is_running()):
+        # A loop can stay registered as "running" after it stopped (greenlet bridges such
+        # as Playwright's sync API leave it so); posting to it would never run anything.
         loop = None
     with _lock:
         if loop is None:

@@ -68,7 +68,9 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session", params=["lab", "notebook"])
+# Module scope: Playwright's sync API keeps its asyncio loop "running" on the main thread (in a
+# greenlet) while it is active, so it must stop before other tiers create sockets here.
+@pytest.fixture(scope="module", params=["lab", "notebook"])
 def jupyter_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
@@ -82,9 +84,9 @@ def jupyter_server(
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """Debian's Chromium through Playwright, one fresh profile for the session."""
+    """Debian's Chromium through Playwright, one fresh profile for the module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
