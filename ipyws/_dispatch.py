@@ -142,7 +142,6 @@ class Dispatcher:
         # ~20 µs). It is cleared once the queue is empty, then the queue is checked again:
         # a post in between saw it still true and woke no one.
         self._scheduled = True
-        self._yield = False
         queue = self._queue
         popleft = queue.popleft
         while True:
@@ -152,8 +151,7 @@ class Dispatcher:
                     fn(arg)
                 except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
                     report_exception(exc)
-                if queue and (self._yield or (stop is not None and stop())):
-                    self._yield = False
+                if stop is not None and queue and stop():
                     self._wake()  # the rest stays queued, and scheduled
                     break
             else:

@@ -126,6 +126,8 @@ class MessageEvent(Event):
 
 _new_object = object.__new__
 _monotonic = time.monotonic
+_AT_TARGET = Event.AT_TARGET
+_NONE = Event.NONE
 
 
 def received_message_event(data: Any, origin: str) -> MessageEvent:
@@ -302,7 +304,7 @@ class EventTarget:
         event.isTrusted = trusted
         event.target = self
         event.currentTarget = self
-        event.eventPhase = Event.AT_TARGET
+        event.eventPhase = _AT_TARGET
         event._dispatching = True
         try:
             for entry in self._listeners.get(event.type, ()):
@@ -310,22 +312,34 @@ class EventTarget:
                     continue
                 if entry.once:
                     self._remove_entry(event.type, entry)
+                callback = entry.callback
                 if entry.entered:
                     # A listener dispatching to itself is already inside its context.
-                    _invoke(entry.callback, event, entry.is_attribute)
-                else:
-                    entry.entered = True
-                    try:
-                        entry.context.run(_invoke, entry.callback, event, entry.is_attribute)
-                    finally:
-                        entry.entered = False
+                    _invoke(callback, event, entry.is_attribute)
+                    if event._stop:
+                        break
+                    continue
+                entry.entered = True
+                context = entry.context
+                try:
+                    if callable(callback):
+                        # The common case without _invoke's extra call (this runs per
+                        # message); what it raises is reported in the same context.
+                        try:
+                            context.run(callback, event)
+                        except Exception as exc:  # a listener's error must not stop dispatch
+                            context.run(report_exception, exc)
+                    else:
+                        context.run(_invoke, callback, event, entry.is_attribute)
+                finally:
+                    entry.entered = False
                 if event._stop:
                     break
         finally:
             event._dispatching = False
             event._stop = False
             event.currentTarget = None
-            event.eventPhase = Event.NONE
+            event.eventPhase = _NONE
         return not event.defaultPrevented
 
     # -- handler attributes (onopen, onmessage, ...) ------------------------------------

@@ -38,6 +38,10 @@ __all__ = ["ReadyState", "WebSocket", "sockets"]
 # RFC 2616 separators; a subprotocol is a token of U+0021-U+007E without them.
 _SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
 
+# How far back a waiter may pick up messages it missed (see WebSocket._recent).
+_RECENT_COUNT = 256
+_RECENT_BYTES = 1 << 20
+
 _open_sockets: set[WebSocket] = set()
 _registry_lock = threading.Lock()
 
@@ -229,8 +233,10 @@ class WebSocket(EventTarget):
         self._waiters_lock = threading.Lock()
         # Recent message events with their running index, so a waiter on another thread
         # (plain Python) receives consecutive messages even when a burst was dispatched
-        # between two of its calls.
-        self._recent: deque[tuple[int, MessageEvent]] = deque(maxlen=log_size)
+        # between two of its calls. Bounded by count and bytes (_RECENT_*): with 1 MiB
+        # messages a count alone would keep hundreds of MiB alive.
+        self._recent: deque[tuple[int, MessageEvent]] = deque()
+        self._recent_bytes = 0
         self._dispatched = 0
         self._cursor = 0
         self._cursor_kept = False
@@ -332,6 +338,7 @@ class WebSocket(EventTarget):
             return
         self.transcript.sent(data if isinstance(data, str) else payload, len(payload))
         self._connection.send(payload, text)
+        self._dispatcher.sent()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start closing: ``code`` is 1000 or 3000-4999, ``reason`` at most 123 UTF-8 bytes.
@@ -424,8 +431,12 @@ class WebSocket(EventTarget):
         event = received_message_event(data, self._origin)
         self._dispatch(event, True)
         # Recorded after the listeners ran: a waiter on another thread returns only then.
-        self._recent.append((self._dispatched, event))
+        recent = self._recent
+        recent.append((self._dispatched, event))
         self._dispatched += 1
+        self._recent_bytes += len(data)
+        while len(recent) > _RECENT_COUNT or (self._recent_bytes > _RECENT_BYTES and len(recent) > 1):
+            self._recent_bytes -= len(recent.popleft()[1].data)
         if self._waiters:
             self._resolve("message", event)
 

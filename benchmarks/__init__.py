@@ -1,0 +1,1 @@
+"""ipyws against raw websockets, websocket-client and Chromium: python -m benchmarks.run."""

@@ -1,0 +1,367 @@
+"""The benchmark clients: one measurement per process, its result as one JSON line on stdout.
+
+``python -m benchmarks.clients CLIENT WORKLOAD URL N`` where URL is the server's base URL
+(``ws://127.0.0.1:PORT``) and WORKLOAD one of:
+
+``feed100`` / ``feed4k``
+    Receive N text messages of 100 B / 4 KiB. The clock starts before connecting (handshake
+    included) and stops when the Nth message reaches the handler (``count += 1``).
+``big``
+    Receive N binary messages of 1 MiB; the handler adds up their sizes.
+``echo``
+    200 untimed warm-up round trips, then N sequential round trips of a 32-byte text, each
+    timed from ``send`` to the handler that receives the answer (which sends the next one).
+``memory``
+    Receive N text messages of 100 B; report the RSS when the 10,000th (or, for a small N,
+    the N/10th) and the Nth reach the handler.
+
+Clients: ``ws-async`` (websockets' asyncio client, ``async for``), ``wsc-app`` (websocket-client's
+``WebSocketApp``), ``ipyws`` (plain Python: handlers on the ipyws-dispatch thread),
+``ipyws-asyncio`` (handlers on the program's asyncio loop, as in a kernel), and the same two
+with ``+panel`` (the live panel attached; its frontend updates are counted). Every client uses
+its library's defaults except that websockets' clients turn compression off and lift
+``max_size``, as the baselines in ``research/perf-anchors.md`` did; the server declines
+compression anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["CLIENTS", "ECHO_WARMUP", "WORKLOADS", "main", "path_for"]
+
+ECHO_WARMUP = 200
+ECHO_PAYLOAD = "x" * 32
+MEMORY_EARLY = 10_000
+TIMEOUT = 300.0
+
+#: Workload name -> (server path template, what the handler accumulates).
+WORKLOADS: dict[str, str] = {
+    "feed100": "/feed?n={n}&size=100",
+    "feed4k": "/feed?n={n}&size=4096",
+    "big": "/big?n={n}&size=1048576",
+    "echo": "/echo",
+    "memory": "/feed?n={n}&size=100",
+}
+
+
+def path_for(workload: str, n: int) -> str:
+    """Return the server path that serves ``workload`` with ``n`` messages."""
+    if workload == "echo":
+        return "/echo"
+    return WORKLOADS[workload].format(n=n)
+
+
+def _rss() -> int:
+    """Return the resident set size of this process now, in bytes."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Meter:
+    """Counts what a handler receives and stops the clock at the Nth message."""
+
+    def __init__(self, workload: str, n: int) -> None:
+        self.workload = workload
+        self.n = n
+        self.count = 0
+        self.nbytes = 0
+        self.samples: list[int] = []
+        self.start = time.perf_counter()
+        self.cpu_start = _cpu()
+        self.elapsed = 0.0
+        self.cpu = 0.0
+        self.rss_early = 0
+        self.rss_end = 0
+        self.early = min(MEMORY_EARLY, max(1, n // 10))
+
+    def restart(self) -> None:
+        """Start the clock now (after the imports and set-up of the client)."""
+        self.start = time.perf_counter()
+        self.cpu_start = _cpu()
+
+    def finish(self) -> None:
+        """Stop the clock: the Nth message has reached the handler."""
+        self.elapsed = time.perf_counter() - self.start
+        self.cpu = _cpu() - self.cpu_start
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        """Return this measurement as a JSON-ready dict."""
+        out: dict[str, Any] = {
+            "workload": self.workload,
+            "n": self.n,
+            "count": self.count,
+            "seconds": self.elapsed,
+            "cpu_s": self.cpu,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        if self.workload == "echo":
+            samples = sorted(self.samples)
+            out["p50_us"] = samples[len(samples) // 2] / 1000 if samples else None
+            out["p99_us"] = (
+                samples[min(len(samples) - 1, len(samples) * 99 // 100)] / 1000 if samples else None
+            )
+        elif self.elapsed:
+            out["msg_s"] = self.count / self.elapsed
+            # CPU time (all threads) per message: steadier than msg/s on a shared machine.
+            out["cpu_us_msg"] = self.cpu / self.count * 1e6 if self.count else None
+            if self.workload == "big":
+                out["mib_s"] = self.nbytes / self.elapsed / (1 << 20)
+        if self.workload == "memory":
+            out["early"] = self.early
+            out["rss_early_mib"] = self.rss_early / (1 << 20)
+            out["rss_end_mib"] = self.rss_end / (1 << 20)
+            out["growth_mib"] = (self.rss_end - self.rss_early) / (1 << 20)
+        out.update(extra)
+        return out
+
+
+def _counting_handler(
+    meter: Meter, on_done: Callable[[], None], size_of: Callable[[Any], int] = len
+) -> Callable[[Any], None]:
+    """Return the handler of a throughput workload: ``count += 1`` and the Nth-message check."""
+    n = meter.n
+    workload = meter.workload
+    if workload == "big":
+
+        def on_big(message: Any) -> None:
+            meter.count += 1
+            meter.nbytes += size_of(message)
+            if meter.count == n:
+                meter.finish()
+                on_done()
+
+        return on_big
+    if workload == "memory":
+
+        def on_memory(message: Any) -> None:
+            meter.count += 1
+            if meter.count == meter.early:
+                meter.rss_early = _rss()
+            if meter.count == n:
+                meter.finish()
+                meter.rss_end = _rss()
+                on_done()
+
+        return on_memory
+
+    def on_feed(message: Any) -> None:
+        meter.count += 1
+        if meter.count == n:
+            meter.finish()
+            on_done()
+
+    return on_feed
+
+
+# -- websockets asyncio -------------------------------------------------------------------------
+
+
+async def _ws_async(meter: Meter, url: str) -> None:
+    from websockets.asyncio.client import connect
+
+    if meter.workload == "echo":
+        async with connect(url, compression=None, max_size=None) as ws:
+            meter.restart()
+            for i in range(ECHO_WARMUP + meter.n):
+                t0 = time.perf_counter_ns()
+                await ws.send(ECHO_PAYLOAD)
+                await ws.recv()
+                if i >= ECHO_WARMUP:
+                    meter.samples.append(time.perf_counter_ns() - t0)
+                    meter.count += 1
+            meter.finish()
+        return
+    handler = _counting_handler(meter, lambda: None)
+    meter.restart()
+    async with connect(url, compression=None, max_size=None) as ws:
+        async for message in ws:
+            handler(message)
+
+
+def run_ws_async(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure websockets' asyncio client."""
+    asyncio.run(_ws_async(meter, url))
+    return meter.result()
+
+
+# -- websocket-client ---------------------------------------------------------------------------
+
+
+def run_wsc_app(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure websocket-client's ``WebSocketApp`` (callbacks on its ``run_forever`` thread)."""
+    import websocket
+
+    if meter.workload == "echo":
+        state = {"i": 0, "t0": 0}
+
+        def send_next(app: Any) -> None:
+            state["t0"] = time.perf_counter_ns()
+            app.send(ECHO_PAYLOAD)
+
+        def on_open(app: Any) -> None:
+            meter.restart()
+            send_next(app)
+
+        def on_echo(app: Any, message: Any) -> None:
+            now = time.perf_counter_ns()
+            i = state["i"]
+            if i >= ECHO_WARMUP:
+                meter.samples.append(now - state["t0"])
+                meter.count += 1
+            state["i"] = i + 1
+            if state["i"] == ECHO_WARMUP + meter.n:
+                meter.finish()
+                app.close()
+            else:
+                send_next(app)
+
+        app = websocket.WebSocketApp(url, on_open=on_open, on_message=on_echo)
+    else:
+        handler = _counting_handler(meter, lambda: None)
+        app = websocket.WebSocketApp(url, on_message=lambda _app, message: handler(message))
+        meter.restart()
+    app.run_forever()
+    return meter.result()
+
+
+# -- ipyws --------------------------------------------------------------------------------------
+
+
+def _attach_panel(ws: Any) -> Any:
+    """Attach the live panel to ``ws`` and count the comm messages it sends to the frontend."""
+    from ipyws import widgets
+
+    view = widgets.panel(ws) if hasattr(widgets, "panel") else widgets.WebSocketPanel(ws)
+    comm = view.comm
+    counter = {"updates": 0}
+    send = comm.send
+
+    def counting_send(*args: Any, **kwargs: Any) -> Any:
+        counter["updates"] += 1
+        return send(*args, **kwargs)
+
+    comm.send = counting_send
+    view._ipyws_bench_counter = counter
+    return view
+
+
+def _ipyws_socket(
+    meter: Meter, url: str, on_done: Callable[[], None], panel: bool
+) -> tuple[Any, Any]:
+    """Open an ipyws socket whose handlers measure ``meter``'s workload; return it and its panel."""
+    from ipyws import WebSocket
+
+    if panel:
+        # Imported before the clock starts, as in a session that displays many sockets:
+        # ipywidgets and anywidget take about half a second to import.
+        import ipyws.widgets  # noqa: F401
+
+    if meter.workload == "echo":
+        state = {"i": 0, "t0": 0}
+
+        def send_next(ws: Any) -> None:
+            state["t0"] = time.perf_counter_ns()
+            ws.send(ECHO_PAYLOAD)
+
+        def on_open(event: Any) -> None:
+            meter.restart()
+            send_next(event.target)
+
+        def on_echo(event: Any) -> None:
+            now = time.perf_counter_ns()
+            i = state["i"]
+            if i >= ECHO_WARMUP:
+                meter.samples.append(now - state["t0"])
+                meter.count += 1
+            state["i"] = i + 1
+            if state["i"] == ECHO_WARMUP + meter.n:
+                meter.finish()
+                event.target.close()
+                on_done()
+            else:
+                send_next(event.target)
+
+        ws = WebSocket(url, onopen=on_open, onmessage=on_echo)
+    else:
+        # The handler takes the event; binary data arrives as a Blob (the default binaryType).
+        on_message = _counting_handler(meter, on_done, lambda event: event.data.size)
+        meter.restart()
+        ws = WebSocket(url, onmessage=on_message)
+    view = _attach_panel(ws) if panel else None
+    return ws, view
+
+
+def _panel_extra(meter: Meter, view: Any) -> dict[str, Any]:
+    if view is None:
+        return {}
+    updates = view._ipyws_bench_counter["updates"]
+    return {"updates": updates, "updates_s": updates / meter.elapsed if meter.elapsed else None}
+
+
+def run_ipyws(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
+    """Measure ipyws in plain Python: handlers run on the ipyws-dispatch thread."""
+    done = threading.Event()
+    ws, view = _ipyws_socket(meter, url, done.set, panel)
+    if not done.wait(TIMEOUT):
+        raise TimeoutError(f"only {meter.count} of {meter.n} messages in {TIMEOUT} s")
+    extra = _panel_extra(meter, view)
+    ws.wait_closed(timeout=30)
+    return meter.result(**extra)
+
+
+async def _ipyws_asyncio(meter: Meter, url: str, panel: bool) -> dict[str, Any]:
+    done = asyncio.Event()
+    ws, view = _ipyws_socket(meter, url, done.set, panel)
+    await asyncio.wait_for(done.wait(), TIMEOUT)
+    extra = _panel_extra(meter, view)
+    await asyncio.wait_for(ws.closed, 30)
+    return meter.result(**extra)
+
+
+def run_ipyws_asyncio(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
+    """Measure ipyws in an asyncio program: handlers run on the program's loop."""
+    return asyncio.run(_ipyws_asyncio(meter, url, panel))
+
+
+CLIENTS: dict[str, Callable[[Meter, str], dict[str, Any]]] = {
+    "ws-async": run_ws_async,
+    "wsc-app": run_wsc_app,
+    "ipyws": run_ipyws,
+    "ipyws-asyncio": run_ipyws_asyncio,
+    "ipyws+panel": lambda meter, url: run_ipyws(meter, url, panel=True),
+    "ipyws-asyncio+panel": lambda meter, url: run_ipyws_asyncio(meter, url, panel=True),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one measurement and print its result as a JSON line."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4:
+        print("usage: python -m benchmarks.clients CLIENT WORKLOAD BASE_URL N", file=sys.stderr)
+        return 2
+    client, workload, base, count = args
+    n = int(count)
+    meter = Meter(workload, n)
+    url = base.rstrip("/") + path_for(workload, n)
+    result = CLIENTS[client](meter, url)
+    result["client"] = client
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
