@@ -17,11 +17,13 @@ class Blob:
     """
 
     __slots__ = ("_data", "_type")
+    _data: bytes
+    _type: str
 
     def __init__(
         self,
         parts: Iterable[str | bytes | bytearray | memoryview | Blob] = (),
-        type: str = "",  # noqa: A002 - the browser's option name
+        type: str = "",
     ) -> None:
         chunks: list[bytes] = []
         for part in parts:
@@ -84,10 +86,9 @@ class Blob:
         return self._data
 
     def slice(self, start: int = 0, end: int | None = None, contentType: str = "") -> Blob:  # noqa: N803
-        """Return a new Blob with the bytes from ``start`` to ``end`` (negative counts from the end)."""
+        """Return a new Blob of the bytes from ``start`` to ``end`` (negative: from the end)."""
         return Blob([self._data[start:end]], type=contentType)
 
     def __repr__(self) -> str:
         kind = f", type={self._type!r}" if self._type else ""
         return f"<Blob size={self.size}{kind}>"
-

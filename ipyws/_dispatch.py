@@ -51,7 +51,7 @@ def report_exception(exc: BaseException) -> None:
 
 
 class Dispatcher:
-    """Runs posted tasks in order on one asyncio loop, or on its own thread when ``loop`` is None."""
+    """Runs posted tasks in order on one asyncio loop, or on its own thread if ``loop`` is None."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._queue: deque[Task] = deque()
@@ -149,7 +149,7 @@ class Dispatcher:
                 fn, arg = popleft()
                 try:
                     fn(arg)
-                except Exception as exc:  # noqa: BLE001 - one bad task must not stop the others
+                except Exception as exc:
                     report_exception(exc)
                 if stop is not None and queue and stop():
                     self._wake()  # the rest stays queued, and scheduled

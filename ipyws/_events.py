@@ -42,6 +42,7 @@ class Event:
         "_stop",
         "bubbles",
         "cancelable",
+        "cause",
         "currentTarget",
         "defaultPrevented",
         "eventPhase",
@@ -49,7 +50,6 @@ class Event:
         "target",
         "timeStamp",
         "type",
-        "cause",
     )
 
     NONE: ClassVar[int] = 0
@@ -57,7 +57,7 @@ class Event:
     AT_TARGET: ClassVar[int] = 2
     BUBBLING_PHASE: ClassVar[int] = 3
 
-    def __init__(self, type: str, *, bubbles: bool = False, cancelable: bool = False) -> None:  # noqa: A002
+    def __init__(self, type: str, *, bubbles: bool = False, cancelable: bool = False) -> None:
         self.type = type
         self.bubbles = bubbles
         self.cancelable = cancelable
@@ -103,7 +103,7 @@ class MessageEvent(Event):
 
     def __init__(
         self,
-        type: str,  # noqa: A002
+        type: str,
         *,
         data: Any = None,
         origin: str = "",
@@ -165,7 +165,7 @@ class CloseEvent(Event):
 
     def __init__(
         self,
-        type: str,  # noqa: A002
+        type: str,
         *,
         wasClean: bool = False,  # noqa: N803
         code: int = 0,
@@ -209,7 +209,7 @@ def _invoke(callback: Any, event: Event, is_attribute: bool) -> None:
             callback(event)
         elif not is_attribute:
             callback.handleEvent(event)
-    except Exception as exc:  # noqa: BLE001 - a listener's error must not stop dispatch
+    except Exception as exc:
         report_exception(exc)
 
 
@@ -243,7 +243,7 @@ class EventTarget:
 
     def addEventListener(  # noqa: N802
         self,
-        type: str,  # noqa: A002
+        type: str,
         callback: Listener | Any | None,
         options: bool | dict[str, Any] | None = None,
         *,
@@ -272,7 +272,7 @@ class EventTarget:
 
     def removeEventListener(  # noqa: N802
         self,
-        type: str,  # noqa: A002
+        type: str,
         callback: Listener | Any | None,
         options: bool | dict[str, Any] | None = None,
     ) -> None:
@@ -283,7 +283,7 @@ class EventTarget:
                 self._remove_entry(type, entry)
                 return
 
-    def _remove_entry(self, type: str, entry: _Entry) -> None:  # noqa: A002
+    def _remove_entry(self, type: str, entry: _Entry) -> None:
         entry.removed = True
         remaining = tuple(e for e in self._listeners.get(type, ()) if e is not entry)
         if remaining:
@@ -344,13 +344,13 @@ class EventTarget:
 
     # -- handler attributes (onopen, onmessage, ...) ------------------------------------
 
-    def _get_handler(self, type: str) -> Any:  # noqa: A002
+    def _get_handler(self, type: str) -> Any:
         for entry in self._listeners.get(type, ()):
             if entry.is_attribute:
                 return entry.callback
         return None
 
-    def _set_handler(self, type: str, value: Any) -> None:  # noqa: A002
+    def _set_handler(self, type: str, value: Any) -> None:
         # As in the browser, a non-object value (number, string, bool) clears the handler;
         # any other object is stored (a non-callable one is kept but never called).
         if value is None or isinstance(value, (str, bytes, int, float, bool)):
@@ -372,7 +372,7 @@ class EventTarget:
 class EventHandler:
     """A descriptor for an ``onX`` handler attribute that shares the ordered listener list."""
 
-    def __init__(self, type: str) -> None:  # noqa: A002
+    def __init__(self, type: str) -> None:
         self.type = type
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -385,4 +385,3 @@ class EventHandler:
 
     def __set__(self, obj: EventTarget, value: Any) -> None:
         obj._set_handler(self.type, value)
-

@@ -39,7 +39,9 @@ class Transcript:
     that calls ``send`` (sent messages); readers take snapshots, so no lock is needed.
     """
 
-    def __init__(self, maxlen: int = DEFAULT_LOG_SIZE, data_limit: int = DEFAULT_DATA_LIMIT) -> None:
+    def __init__(
+        self, maxlen: int = DEFAULT_LOG_SIZE, data_limit: int = DEFAULT_DATA_LIMIT
+    ) -> None:
         if maxlen < 1:
             raise ValueError(f"log_size must be at least 1, not {maxlen}")
         self._records: deque[_Record] = deque(maxlen=maxlen)
@@ -67,8 +69,14 @@ class Transcript:
         """The number of records ever added (the ``seq`` the next record will get)."""
         return self._seq
 
-    def _add(self, kind: str, opcode: int, data: str | bytes | None, size: int,
-             extra: dict[str, Any] | None = None) -> _Record:
+    def _add(
+        self,
+        kind: str,
+        opcode: int,
+        data: str | bytes | None,
+        size: int,
+        extra: dict[str, Any] | None = None,
+    ) -> _Record:
         if data is not None and size > self._data_limit:
             data = data[: self._data_limit]
             extra = {**(extra or {}), "truncated": True}

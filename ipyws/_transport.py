@@ -32,7 +32,7 @@ from ._url import WebSocketURL
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "Connection",
-    "ConnectionFailed",
+    "ConnectionFailedError",
     "HandshakeError",
     "Options",
     "Sink",
@@ -54,7 +54,7 @@ class HandshakeError(ConnectionError):
     """The server's handshake response broke a rule the browser enforces."""
 
 
-class ConnectionFailed(ConnectionError):
+class ConnectionFailedError(ConnectionError):
     """The connection was failed on purpose (``close()`` while connecting, shutdown)."""
 
 
@@ -83,7 +83,9 @@ class Sink(Protocol):
     def _io_message(self, data: str | bytes) -> None: ...
     def _io_hold(self, holding: bool) -> None: ...
     def _io_written(self, total: int) -> None: ...
-    def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None: ...
+    def _io_closed(
+        self, code: int, reason: str, was_clean: bool, error: BaseException | None
+    ) -> None: ...
 
 
 class _NoRedirects(connect):
@@ -158,7 +160,9 @@ _CLOSE = object()  # outbox marker: start the closing handshake after everything
 class Connection:
     """One WebSocket connection on the I/O thread; its methods may be called from any thread."""
 
-    def __init__(self, sink: Sink, url: WebSocketURL, protocols: list[str], options: Options) -> None:
+    def __init__(
+        self, sink: Sink, url: WebSocketURL, protocols: list[str], options: Options
+    ) -> None:
         self._sink: Sink | None = sink  # strong until closed: an open socket must not vanish
         self._url = url
         self._protocols = protocols
@@ -214,7 +218,7 @@ class Connection:
         # A task canceled before its first step (close() right after the constructor) never
         # enters _run's try block: report the failure here, or no close event would ever fire.
         if self._sink is not None:
-            error = ConnectionFailed(self._fail_reason or "the connection was canceled")
+            error = ConnectionFailedError(self._fail_reason or "the connection was canceled")
             self._report_closed(CloseCode.ABNORMAL_CLOSURE, "", False, error)
 
     def _wake_writer(self) -> None:
@@ -301,16 +305,18 @@ class Connection:
     async def _run(self) -> None:
         try:
             conn = await self._open()
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes error + close
+        except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
-                exc = ConnectionFailed(self._fail_reason or "the connection was canceled")
+                exc = ConnectionFailedError(self._fail_reason or "the connection was canceled")
             self._report_closed(CloseCode.ABNORMAL_CLOSURE, "", False, exc)
             return
         self._conn = conn
         sink = self._sink
         if sink is None:
             return
-        extensions = conn.response.headers.get("Sec-WebSocket-Extensions", "") if conn.response else ""
+        extensions = (
+            conn.response.headers.get("Sec-WebSocket-Extensions", "") if conn.response else ""
+        )
         sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
         writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
         on_message = sink._io_message
@@ -324,7 +330,7 @@ class Connection:
                 on_message(message)
         except ConnectionClosed:
             pass
-        except Exception:  # noqa: BLE001, S110 - the close code below reports what happened
+        except Exception:
             pass
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
@@ -347,7 +353,7 @@ class Connection:
             )
         if self._fail_reason is not None:
             conn.transport.abort()
-            raise ConnectionFailed(self._fail_reason)
+            raise ConnectionFailedError(self._fail_reason)
         return conn
 
     def _close_outcome(self, conn: ClientConnection) -> tuple[int, str, bool, BaseException | None]:
@@ -355,7 +361,7 @@ class Connection:
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         requested = self._close_args is not None
         if self._fail_reason is not None:
-            return CloseCode.ABNORMAL_CLOSURE, "", False, ConnectionFailed(self._fail_reason)
+            return CloseCode.ABNORMAL_CLOSURE, "", False, ConnectionFailedError(self._fail_reason)
         # ipyws (websockets) failed the connection: protocol error, message too big, invalid
         # UTF-8, keepalive timeout. The browser fires error, then close 1006 (1009 as sent).
         if sent is not None and not requested and not protocol.close_rcvd_then_sent:
@@ -367,13 +373,19 @@ class Connection:
             cause: BaseException = failure or TimeoutError(
                 sent.reason or f"connection failed with close code {sent.code}"
             )
-            code = CloseCode.MESSAGE_TOO_BIG if sent.code == CloseCode.MESSAGE_TOO_BIG else CloseCode.ABNORMAL_CLOSURE
+            code = (
+                CloseCode.MESSAGE_TOO_BIG
+                if sent.code == CloseCode.MESSAGE_TOO_BIG
+                else CloseCode.ABNORMAL_CLOSURE
+            )
             return code, "", False, cause
         if rcvd is None:
             return CloseCode.ABNORMAL_CLOSURE, "", False, None
         return rcvd.code, rcvd.reason, sent is not None, None
 
-    def _report_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
+    def _report_closed(
+        self, code: int, reason: str, was_clean: bool, error: BaseException | None
+    ) -> None:
         self._io.connections.discard(self)
         sink, self._sink = self._sink, None
         if sink is not None:
@@ -503,4 +515,3 @@ def io_thread() -> IOThread:
             _io = IOThread()
             atexit.register(_io.shutdown)
         return _io
-

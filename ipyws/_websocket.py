@@ -105,13 +105,15 @@ def _validate_protocols(protocols: str | Iterable[str] | None) -> list[str]:
     seen: set[str] = set()
     for item in items:
         if not isinstance(item, str):
-            raise TypeError(f"protocols must be a str or a list of str, not a list holding {type_name(item)}")
+            raise TypeError(
+                f"protocols must be a str or a list of str, not a list holding {type_name(item)}"
+            )
         bad = [c for c in item if not "\x21" <= c <= "\x7e" or c in _SEPARATORS]
         if not item or bad:
             what = "is empty" if not item else f"contains {bad[0]!r}"
             raise DOMSyntaxError(
                 f"The subprotocol {item!r} {what}: a subprotocol must be a non-empty token of "
-                "printable ASCII without spaces or separators ()<>@,;:\\\"/[]?={}."
+                'printable ASCII without spaces or separators ()<>@,;:\\"/[]?={}.'
             )
         # WPT expects duplicates to be found case-insensitively ("echo", "eCho").
         key = item.lower()
@@ -121,7 +123,9 @@ def _validate_protocols(protocols: str | Iterable[str] | None) -> list[str]:
     return items
 
 
-def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+def _headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
     if headers is None:
         return ()
     pairs = headers.items() if isinstance(headers, Mapping) else headers
@@ -244,7 +248,12 @@ class WebSocket(EventTarget):
         self._dispatcher: Dispatcher = current_dispatcher()
         #: The bounded record of this socket's traffic (see :class:`ipyws.Transcript`).
         self.transcript = Transcript(log_size, DEFAULT_DATA_LIMIT)
-        for name, handler in (("open", onopen), ("message", onmessage), ("error", onerror), ("close", onclose)):
+        for name, handler in (
+            ("open", onopen),
+            ("message", onmessage),
+            ("error", onerror),
+            ("close", onclose),
+        ):
             if handler is not None:
                 self._set_handler(name, handler)
         with _registry_lock:
@@ -286,7 +295,7 @@ class WebSocket(EventTarget):
 
     @property
     def binaryType(self) -> str:  # noqa: N802
-        """How binary messages arrive: ``"blob"`` (:class:`Blob`, default) or ``"arraybuffer"`` (bytes)."""
+        """How binary messages arrive: ``"blob"`` gives a :class:`Blob`, ``"arraybuffer"`` bytes."""
         return self._binary_type
 
     @binaryType.setter
@@ -398,9 +407,13 @@ class WebSocket(EventTarget):
         self._written_bytes = total
         self._dispatcher.post(self._task_sync, None)
 
-    def _io_closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
+    def _io_closed(
+        self, code: int, reason: str, was_clean: bool, error: BaseException | None
+    ) -> None:
         if error is not None:
-            self.transcript.event("error", message=str(error) or type(error).__name__, error=type(error).__name__)
+            self.transcript.event(
+                "error", message=str(error) or type(error).__name__, error=type(error).__name__
+            )
         self.transcript.event("close", code=code, reason=reason, wasClean=was_clean)
         self._dispatcher.post(self._task_close, (code, reason, was_clean, error))
 
@@ -435,7 +448,9 @@ class WebSocket(EventTarget):
         recent.append((self._dispatched, event))
         self._dispatched += 1
         self._recent_bytes += len(data)
-        while len(recent) > _RECENT_COUNT or (self._recent_bytes > _RECENT_BYTES and len(recent) > 1):
+        while len(recent) > _RECENT_COUNT or (
+            self._recent_bytes > _RECENT_BYTES and len(recent) > 1
+        ):
             self._recent_bytes -= len(recent.popleft()[1].data)
         if self._waiters:
             self._resolve("message", event)
@@ -568,7 +583,9 @@ class WebSocket(EventTarget):
         waiter = self._waiter(kind)
         if not self._dispatcher.wait_until(lambda: waiter.done, timeout):
             self._drop_waiter(waiter)
-            raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})")
+            raise TimeoutError(
+                f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})"
+            )
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
@@ -578,7 +595,9 @@ class WebSocket(EventTarget):
         try:
             await waiter.wait_async(timeout)
         except TimeoutError:
-            raise TimeoutError(f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})") from None
+            raise TimeoutError(
+                f"no {kind} event within {timeout} s (readyState is {self._ready_state.name})"
+            ) from None
         finally:
             if not waiter.done:
                 self._drop_waiter(waiter)

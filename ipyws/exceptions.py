@@ -26,7 +26,7 @@ _LEGACY_CODES = {
 }
 
 
-class DOMException(Exception):
+class DOMException(Exception):  # noqa: N818 - the DOM's own name
     """An error the WebSocket standard throws, identified by its DOM ``name``."""
 
     name: str = "Error"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from ipyws_kernel_harness import Kernel
 
 from ipyws import demo
 from ipyws.demo import DemoServer
-
-from ipyws_kernel_harness import Kernel
 
 
 @pytest.fixture
@@ -51,7 +50,8 @@ def test_handlers_run_on_main_thread_between_cells(kernel: Kernel, ticker: DemoS
         "ws.wait_open(timeout=20)\n"
     )
     kernel.run_ok(
-        "busy = True\nbefore = len(seen)\ntime.sleep(2)\nduring = len(seen) - before\nbusy = False\n"
+        "busy = True\nbefore = len(seen)\ntime.sleep(2)\n"
+        "during = len(seen) - before\nbusy = False\n"
     )
     check = kernel.run_ok(
         "ws.wait_message(timeout=20)\n"
