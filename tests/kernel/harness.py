@@ -486,17 +486,33 @@ class Kernel:
 
     # ------------------------------------------------------------------ executing
 
-    def submit(self, code: str, *, stop_on_error: bool = True, silent: bool = False) -> str:
-        """Send an ``execute_request`` without waiting; return its msg_id."""
+    def submit(
+        self,
+        code: str,
+        *,
+        stop_on_error: bool = True,
+        silent: bool = False,
+        cell_id: str | None = None,
+    ) -> str:
+        """Send an ``execute_request`` without waiting; return its msg_id.
+
+        ``cell_id`` puts the frontend's cell id in the request metadata, as JupyterLab and
+        Notebook 7 do (``metadata.cellId``).
+        """
         client = self._client
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": stop_on_error,
+        }
+        metadata = {"cellId": cell_id} if cell_id is not None else {}
+        msg = client.session.msg("execute_request", content, metadata=metadata)
         with self._shell_lock:
-            msg_id: str = client.execute(
-                code,
-                silent=silent,
-                store_history=not silent,
-                allow_stdin=False,
-                stop_on_error=stop_on_error,
-            )
+            client.shell_channel.send(msg)
+            msg_id: str = msg["header"]["msg_id"]
             self._requests[msg_id] = (code, time.monotonic())
         return msg_id
 
@@ -529,14 +545,22 @@ class Kernel:
         )
 
     def execute(
-        self, code: str, timeout: float = DEFAULT_TIMEOUT, *, stop_on_error: bool = True
+        self,
+        code: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        stop_on_error: bool = True,
+        cell_id: str | None = None,
     ) -> Cell:
         """Run a cell and wait for its reply and idle status; never raises for cell errors."""
-        return self.wait(self.submit(code, stop_on_error=stop_on_error), timeout)
+        msg_id = self.submit(code, stop_on_error=stop_on_error, cell_id=cell_id)
+        return self.wait(msg_id, timeout)
 
-    def run_ok(self, code: str, timeout: float = DEFAULT_TIMEOUT) -> Cell:
+    def run_ok(
+        self, code: str, timeout: float = DEFAULT_TIMEOUT, *, cell_id: str | None = None
+    ) -> Cell:
         """Run a cell and raise AssertionError (with its traceback) unless it succeeded."""
-        return self.execute(code, timeout).assert_ok()
+        return self.execute(code, timeout, cell_id=cell_id).assert_ok()
 
     def send_comm_msg(
         self, comm_id: str, data: Mapping[str, Any], buffers: list[bytes] | None = None

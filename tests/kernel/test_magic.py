@@ -25,25 +25,12 @@ async def until(predicate, timeout=30):
 
 def submit_in_cell(kernel: Kernel, code: str, cell_id: str) -> str:
     """Send an execute_request carrying the frontend's cell id, as JupyterLab and Notebook 7 do."""
-    client = kernel.client
-    content = {
-        "code": code,
-        "silent": False,
-        "store_history": True,
-        "user_expressions": {},
-        "allow_stdin": False,
-        "stop_on_error": True,
-    }
-    msg = client.session.msg("execute_request", content, metadata={"cellId": cell_id})
-    # The harness serializes shell-socket use with this lock; it has no metadata option.
-    with kernel._shell_lock:
-        client.shell_channel.send(msg)
-    return str(msg["header"]["msg_id"])
+    return kernel.submit(code, cell_id=cell_id)
 
 
 def run_in_cell(kernel: Kernel, code: str, cell_id: str) -> Cell:
     """Run ``code`` as the frontend cell ``cell_id`` and check it succeeded."""
-    return kernel.wait(submit_in_cell(kernel, code, cell_id), TIMEOUT).assert_ok()
+    return kernel.run_ok(code, TIMEOUT, cell_id=cell_id)
 
 
 def test_on_cell_run_three_times_leaves_one_handler(kernel: Kernel) -> None:
