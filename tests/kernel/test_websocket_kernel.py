@@ -198,3 +198,38 @@ def test_kernel_shutdown_closes_sockets_with_1001(kernel: Kernel) -> None:
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_rerunning_a_cell_replaces_its_socket_and_listeners(kernel: Kernel, echo: DemoServer) -> None:
+    """Re-running a cell (same cell id) replaces the socket and listeners it made, never adds."""
+    cell = (
+        "from ipyws import WebSocket, sockets\n"
+        f"ws = WebSocket({echo.url!r})\n"
+        "def on_message(event):\n"
+        "    print('got', event.data)\n"
+        "ws.addEventListener('message', on_message)\n"
+        "ws.wait_open(timeout=20)\n"
+    )
+    runs = [kernel.run_ok(cell, cell_id="cell-connect") for _ in range(3)]
+    listeners = "ws.addEventListener('message', lambda e: print('other cell got', e.data))\n"
+    others = [kernel.run_ok(listeners, cell_id="cell-listen") for _ in range(2)]
+    check = kernel.run_ok(
+        "print('open sockets', sum(s.readyState == s.OPEN for s in sockets()))\n"
+        "ws.send('x')\n"
+        "ws.wait_message(timeout=20)\n"
+    )
+    assert "open sockets 1" in check.stdout
+    kernel.wait_for_output(runs[-1].msg_id, "got x", timeout=20)
+    kernel.wait_for_output(others[-1].msg_id, "other cell got x", timeout=20)
+    assert kernel.stdout_of(runs[-1].msg_id).count("got x") == 1
+    assert "got x" not in kernel.stdout_of(runs[0].msg_id)
+    assert "got x" not in kernel.stdout_of(others[0].msg_id)
+
+
+def test_cells_without_a_cell_id_keep_browser_semantics(kernel: Kernel, echo: DemoServer) -> None:
+    """Without a frontend cell id, running the same code twice makes two sockets, as in a browser."""
+    code = f"from ipyws import WebSocket, sockets\nWebSocket({echo.url!r}).wait_open(timeout=20)\n"
+    kernel.run_ok(code)
+    kernel.run_ok(code)
+    check = kernel.run_ok("print('open sockets', len(sockets()))")
+    assert "open sockets 2" in check.stdout
