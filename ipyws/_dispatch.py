@@ -9,7 +9,8 @@ The I/O thread never calls user code. It posts *tasks* (open, message, close, ..
 * in plain Python (no running loop), on one ``ipyws-dispatch`` thread.
 
 A burst of messages costs one wake-up: tasks queue in a deque and the loop is woken only
-when no run is pending. Blocking helpers called on the dispatcher's own thread (a sync
+when no run is pending, and a socket posts one *batch task* per burst that dispatches its
+messages one by one. Blocking helpers called on the dispatcher's own thread (a sync
 notebook cell waiting for ``open``) run the pending tasks inline while they wait.
 
 This is the only module that knows about IPython.
@@ -71,6 +72,9 @@ class Dispatcher:
         self._holder = 0
         self._wake_held = False
         self._sent = False
+        #: The stop condition of the run in progress (see run_pending), for batch tasks.
+        self.stop: Callable[[], bool] | None = None
+        self._batches: list[Callable[[Any], None]] = []  # batch tasks running, innermost last
         self._loop = loop
         self._thread_id = threading.get_ident() if loop is not None else 0
         if loop is None:
@@ -144,22 +148,26 @@ class Dispatcher:
         self._scheduled = True
         queue = self._queue
         popleft = queue.popleft
-        while True:
-            while queue:
-                fn, arg = popleft()
-                try:
-                    fn(arg)
-                except Exception as exc:
-                    report_exception(exc)
-                if stop is not None and queue and stop():
-                    self._wake()  # the rest stays queued, and scheduled
-                    break
-            else:
-                self._scheduled = False
-                if queue and not self._scheduled:
-                    self._scheduled = True
-                    continue
-            break
+        outer, self.stop = self.stop, stop  # restored after: a wait may run tasks in a task
+        try:
+            while True:
+                while queue:
+                    fn, arg = popleft()
+                    try:
+                        fn(arg)
+                    except Exception as exc:
+                        report_exception(exc)
+                    if stop is not None and queue and stop():
+                        self._wake()  # the rest stays queued, and scheduled
+                        break
+                else:
+                    self._scheduled = False
+                    if queue and not self._scheduled:
+                        self._scheduled = True
+                        continue
+                break
+        finally:
+            self.stop = outer
         if self._progress_waits:
             with self._progress:
                 self._progress.notify_all()
@@ -170,6 +178,18 @@ class Dispatcher:
             # The dispatch thread needs no such yield: it blocks right after a run.
             self._sent = False
             time.sleep(0)
+
+    def requeue(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue ``fn(arg)`` first in line (a batch task that stopped before its end)."""
+        self._queue.appendleft((fn, arg))
+
+    def batch_started(self, fn: Callable[[Any], None]) -> None:
+        """Note that the batch task ``fn`` runs (see :meth:`wait_until`); pair with batch_ended."""
+        self._batches.append(fn)
+
+    def batch_ended(self) -> None:
+        """Note that the innermost running batch task has returned."""
+        self._batches.pop()
 
     def sent(self) -> None:
         """Note that a task has handed a message to the I/O thread (see run_pending)."""
@@ -193,6 +213,10 @@ class Dispatcher:
             # Counted before the first run: a task posted from now on sets the signal, and
             # one posted before is already in the queue that run_pending drains.
             self._inline_waits += 1
+            # A handler waiting in the middle of a batch (a burst of messages): the rest of
+            # the batch must be able to run in this wait, first, as it would have run next.
+            for batch in reversed(self._batches):
+                self._queue.appendleft((batch, None))
             try:
                 while True:
                     self._signal.clear()

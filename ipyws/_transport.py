@@ -112,6 +112,9 @@ class _DirectConnection(ClientConnection):
     #: Set with ``deliver``: called with True before and False after each read is parsed.
     hold: Callable[[bool], None] | None = None
     _mid_message = False  # a fragmented message is arriving through the Assembler
+    #: The Assembler's queue of frames (its ``frames.queue``, set with ``deliver``): while
+    #: it holds any, later messages take the same path, behind them.
+    _assembling: deque[Frame] | tuple[()] = ()
 
     def data_received(self, data: bytes) -> None:
         hold = self.hold
@@ -133,7 +136,7 @@ class _DirectConnection(ClientConnection):
                     deliver is not None
                     and event.fin
                     and not self._mid_message
-                    and not self.recv_messages.frames.queue
+                    and not self._assembling
                 ):
                     data = event.data
                     if type(data) is not bytes:
@@ -323,6 +326,7 @@ class Connection:
         if isinstance(conn, _DirectConnection):
             # Set after _io_open: no message may be reported before the open.
             conn.hold = sink._io_hold
+            conn._assembling = conn.recv_messages.frames.queue
             conn.deliver = on_message
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from ._blob import Blob
-from ._dispatch import Dispatcher, current_dispatcher
+from ._dispatch import Dispatcher, current_dispatcher, report_exception
 from ._events import (
     CloseEvent,
     Event,
@@ -241,6 +241,8 @@ class WebSocket(EventTarget):
         # messages a count alone would keep hundreds of MiB alive.
         self._recent: deque[tuple[int, MessageEvent]] = deque()
         self._recent_bytes = 0
+        self._inbox: deque[str | bytes] = deque()
+        self._inbox_posted = False
         self._dispatched = 0
         self._cursor = 0
         self._cursor_kept = False
@@ -397,7 +399,10 @@ class WebSocket(EventTarget):
         ascii_or_bytes = data.__class__ is bytes or data.isascii()
         size = len(data) if ascii_or_bytes else len(utf8(data))  # type: ignore[arg-type]
         self.transcript.received(data, size)
-        self._dispatcher.post(self._task_message, data)
+        self._inbox.append(data)
+        if not self._inbox_posted:
+            self._inbox_posted = True
+            self._dispatcher.post(self._task_messages, None)
 
     def _io_hold(self, holding: bool) -> None:
         # Around each read: the messages it holds are posted with one wake-up.
@@ -435,7 +440,40 @@ class WebSocket(EventTarget):
         if self._waiters:
             self._resolve("open", self)
 
-    def _task_message(self, data: str | bytes) -> None:
+    def _task_messages(self, _: None) -> None:
+        """Dispatch the messages in the inbox, in order: one task per burst, not per message.
+
+        As between tasks, a blocking wait on this thread (``wait_message()`` in a sync cell)
+        stops the run as soon as its condition holds; the rest stays queued, first in line.
+        """
+        inbox = self._inbox
+        dispatcher = self._dispatcher
+        stop = dispatcher.stop
+        dispatcher.batch_started(self._task_messages)
+        try:
+            while True:
+                while inbox:
+                    try:
+                        self._message(inbox.popleft())
+                    except Exception as exc:
+                        report_exception(exc)
+                    if stop is not None and inbox and stop():
+                        dispatcher.requeue(self._task_messages, None)
+                        return
+                # Cleared, then checked again: a message posted in between saw the flag
+                # still set and posted no task.
+                self._inbox_posted = False
+                if not inbox or self._inbox_posted:
+                    return
+                self._inbox_posted = True
+        except BaseException:
+            if inbox:  # KeyboardInterrupt in a handler: the rest must not be stranded
+                dispatcher.requeue(self._task_messages, None)
+            raise
+        finally:
+            dispatcher.batch_ended()
+
+    def _message(self, data: str | bytes) -> None:
         self._written_seen = self._written_bytes
         if self._ready_state != _OPEN:
             return  # messages that arrive after close() are dropped, as in the browser

@@ -111,3 +111,21 @@ def test_transcript_sizes_are_exact_bytes(sequence_url: str) -> None:
     assert ws.transcript.bytes_in == sum(sizes)
     big = records[EXPECTED.index(BIG)]
     assert big.get("truncated") is True and len(big["data"]) == 64 * 1024
+
+
+def test_a_wait_inside_a_handler_gets_the_next_message_of_the_burst(sequence_url: str) -> None:
+    """wait_message() in onmessage returns the next message; every message still fires once."""
+    received: list[Any] = []
+    waited: list[Any] = []
+
+    def on_message(event: MessageEvent) -> None:
+        data = event.data
+        received.append(data if isinstance(data, str) else bytes(data))
+        if len(received) == 1:
+            # On the dispatch thread: the rest of the burst runs inline in this wait.
+            waited.append(ws.wait_message(timeout=WAIT).data)
+
+    ws = WebSocket(sequence_url, onmessage=on_message, compression=False)
+    ws.wait_closed(timeout=WAIT)
+    assert waited == [EXPECTED[1]]
+    assert received == EXPECTED

@@ -200,7 +200,9 @@ def test_kernel_shutdown_closes_sockets_with_1001(kernel: Kernel) -> None:
         thread.join(10)
 
 
-def test_rerunning_a_cell_replaces_its_socket_and_listeners(kernel: Kernel, echo: DemoServer) -> None:
+def test_rerunning_a_cell_replaces_its_socket_and_listeners(
+    kernel: Kernel, echo: DemoServer
+) -> None:
     """Re-running a cell (same cell id) replaces the socket and listeners it made, never adds."""
     cell = (
         "from ipyws import WebSocket, sockets\n"
