@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Dispatcher", "current_dispatcher", "report_exception"]
+__all__ = ["Dispatcher", "current_cell", "current_dispatcher", "report_exception"]
 
 Task = tuple[Callable[[Any], None], Any]
 
@@ -49,6 +49,35 @@ def report_exception(exc: BaseException) -> None:
         shell.showtraceback((type(exc), exc, exc.__traceback__))
     else:
         sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def current_cell() -> tuple[str, str] | None:
+    """Identify the notebook cell run that is executing: ``(cell id, request msg_id)``.
+
+    JupyterLab, Notebook 7 and VS Code put the cell's id in each ``execute_request``'s
+    metadata; ipykernel keeps that request as the parent of the running code (per context,
+    so a handler running between cells counts as part of the run that registered it).
+    Returns None outside a kernel or when the frontend sends no cell id.
+    """
+    if "ipykernel" not in sys.modules:
+        return None
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if not InteractiveShell.initialized():
+        return None
+    get_parent = getattr(getattr(InteractiveShell.instance(), "kernel", None), "get_parent", None)
+    if get_parent is None:
+        return None
+    try:
+        parent = get_parent()
+    except Exception:  # ipykernel internals differ across versions
+        return None
+    metadata = parent.get("metadata") or {}
+    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+    msg_id = (parent.get("header") or {}).get("msg_id")
+    if isinstance(cell_id, str) and cell_id and isinstance(msg_id, str):
+        return cell_id, msg_id
+    return None
 
 
 class Dispatcher:

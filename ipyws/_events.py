@@ -8,7 +8,7 @@ import types
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ._dispatch import report_exception
+from ._dispatch import current_cell, report_exception
 from ._text import type_name
 from .exceptions import InvalidStateError
 
@@ -185,7 +185,7 @@ class CloseEvent(Event):
 class _Entry:
     """One registered listener: the callback, the context it runs in, its flags."""
 
-    __slots__ = ("callback", "context", "entered", "is_attribute", "once", "removed")
+    __slots__ = ("callback", "cell", "context", "entered", "is_attribute", "once", "removed")
 
     def __init__(
         self,
@@ -200,6 +200,14 @@ class _Entry:
         self.is_attribute = is_attribute
         self.removed = False
         self.entered = False
+        #: The notebook cell run that added it (see ``current_cell``), or None.
+        self.cell: tuple[str, str] | None = None
+
+
+def _listener_name(callback: Any) -> str:
+    """Name a listener the way a re-run cell redefines it (``on_message``, ``<lambda>``)."""
+    function = getattr(callback, "__func__", callback)
+    return str(getattr(function, "__qualname__", None) or type(callback).__qualname__)
 
 
 def _invoke(callback: Any, event: Event, is_attribute: bool) -> None:
@@ -267,8 +275,28 @@ class EventTarget:
         for entry in entries:
             if _same_listener(entry, callback):
                 return
+        cell = current_cell()
+        if cell is not None:
+            self._replace_rerun_listeners(type, callback, cell)
         entry = _Entry(callback, contextvars.copy_context(), once=once)
-        self._listeners[type] = (*entries, entry)
+        entry.cell = cell
+        self._listeners[type] = (*self._listeners.get(type, ()), entry)
+
+    def _replace_rerun_listeners(self, type: str, callback: Any, cell: tuple[str, str]) -> None:
+        """Remove the listeners an earlier run of this notebook cell added with this name.
+
+        Re-running a cell must not make every event print twice; within one run, and
+        without a frontend cell id, the browser's rules apply unchanged.
+        """
+        name = _listener_name(callback)
+        for old in self._listeners.get(type, ()):
+            if (
+                old.cell is not None
+                and old.cell[0] == cell[0]
+                and old.cell[1] != cell[1]
+                and _listener_name(old.callback) == name
+            ):
+                self._remove_entry(type, old)
 
     def removeEventListener(  # noqa: N802
         self,

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from ._blob import Blob
-from ._dispatch import Dispatcher, current_dispatcher, report_exception
+from ._dispatch import Dispatcher, current_cell, current_dispatcher, report_exception
 from ._events import (
     CloseEvent,
     Event,
@@ -258,12 +258,31 @@ class WebSocket(EventTarget):
         ):
             if handler is not None:
                 self._set_handler(name, handler)
+        #: The notebook cell run that created the socket (see ``current_cell``), or None.
+        self._cell = current_cell()
+        if self._cell is not None:
+            self._replace_rerun_sockets(self._cell)
         with _registry_lock:
             WebSocket._serial_counter += 1
             self._serial = WebSocket._serial_counter
             _open_sockets.add(self)
         self._connection = Connection(self, parsed, protocol_list, options)
         self._connection.start()
+
+    def _replace_rerun_sockets(self, cell: tuple[str, str]) -> None:
+        """Close the sockets an earlier run of this notebook cell opened to the same URL.
+
+        Re-running a cell must not leave its previous connection open beside the new one;
+        within one run, and without a frontend cell id, nothing is closed.
+        """
+        for old in sockets():
+            if (
+                old._cell is not None
+                and old._cell[0] == cell[0]
+                and old._cell[1] != cell[1]
+                and old._url == self._url
+            ):
+                old.close(1000, "replaced: its notebook cell ran again")
 
     # -- browser attributes -------------------------------------------------------------
 

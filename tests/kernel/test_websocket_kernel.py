@@ -229,7 +229,7 @@ def test_rerunning_a_cell_replaces_its_socket_and_listeners(
 
 
 def test_cells_without_a_cell_id_keep_browser_semantics(kernel: Kernel, echo: DemoServer) -> None:
-    """Without a frontend cell id, running the same code twice makes two sockets, as in a browser."""
+    """Without a frontend cell id, the same code run twice makes two sockets, as in a browser."""
     code = f"from ipyws import WebSocket, sockets\nWebSocket({echo.url!r}).wait_open(timeout=20)\n"
     kernel.run_ok(code)
     kernel.run_ok(code)
