@@ -59,7 +59,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar
 
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
@@ -360,6 +360,20 @@ SERVERS: Mapping[str, str] = MappingProxyType(
 """The demo servers :func:`start` knows, each name with a one-line description."""
 
 
+async def _stop_accepting(server: Server) -> None:
+    """Stop accepting, then let connections already being accepted finish attaching.
+
+    asyncio (3.11) fails to attach a connection accepted just as its server closes and
+    leaks that socket, so its client would hang in CONNECTING; closing only after the
+    pending accepts have attached lets the server close them like any other client.
+    """
+    loop = asyncio.get_running_loop()
+    for sock in server.sockets:
+        loop.remove_reader(sock.fileno())
+    for _ in range(3):  # the accept callback, then the task it creates
+        await asyncio.sleep(0)
+
+
 class DemoServer:
     """A demo WebSocket server running on its own asyncio loop in a daemon thread.
 
@@ -439,6 +453,7 @@ class DemoServer:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+                await _stop_accepting(server)
         # Leaving the block closed the server: clients got 1001 and every handler returned.
 
     def _report_failure(self, task: asyncio.Task[None]) -> None:
