@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import ssl as ssl_module
 import sys
 import threading
@@ -156,6 +157,8 @@ class _DirectConnection(ClientConnection):
                 self._mid_message = not event.fin
         super().process_event(event)
 
+
+logger = logging.getLogger("ipyws")
 
 _CLOSE = object()  # outbox marker: start the closing handshake after everything queued before
 
@@ -323,10 +326,15 @@ class Connection:
         sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
         writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
         on_message = sink._io_message
-        if isinstance(conn, _DirectConnection):
+        # The shortcut reads websockets internals (17.x): where they differ, every message
+        # simply takes websockets' own path below.
+        assembling = getattr(
+            getattr(getattr(conn, "recv_messages", None), "frames", None), "queue", None
+        )
+        if isinstance(conn, _DirectConnection) and isinstance(assembling, deque):
             # Set after _io_open: no message may be reported before the open.
             conn.hold = sink._io_hold
-            conn._assembling = conn.recv_messages.frames.queue
+            conn._assembling = assembling
             conn.deliver = on_message
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.
@@ -334,8 +342,12 @@ class Connection:
                 on_message(message)
         except ConnectionClosed:
             pass
-        except Exception:
-            pass
+        except Exception as exc:
+            # A failure inside ipyws itself: fail the connection rather than leave it open
+            # with nobody reading; the close outcome reports it as error + close 1006.
+            logger.exception("ipyws stopped reading %s", self._url.href)
+            self._fail_reason = f"ipyws failed while reading: {exc!r}"
+            conn.transport.abort()
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
             conn.deliver = conn.hold = None
