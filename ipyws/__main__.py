@@ -33,8 +33,13 @@ def main() -> int:
         close = ws.wait_closed(timeout=10)
         print("\ntranscript:")
         for record in ws.transcript.records():
-            detail = record.get("data", record.get("code", record.get("protocol", "")))
-            print(f"  {record['type']:8} {record.get('size', ''):>4} {detail!r}")
+            if record["type"] == "open":
+                detail = f"extensions={record['extensions']!r}"
+            elif record["type"] == "close":
+                detail = f"code={record['code']} reason={record['reason']!r}"
+            else:  # binary data is base64 in the transcript, as in Chrome's HAR files
+                detail = repr(record["data"])
+            print(f"  {record['type']:8} {record.get('size', ''):>4} {detail}")
     return 0 if close.wasClean else 1
 
 
