@@ -19,6 +19,7 @@ This is the only module that knows about IPython.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sys
 import threading
@@ -26,6 +27,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 __all__ = ["Dispatcher", "current_cell", "current_dispatcher", "report_exception"]
@@ -45,10 +47,23 @@ def report_exception(exc: BaseException) -> None:
 
         if InteractiveShell.initialized():
             shell = InteractiveShell.instance()
+    traceback = _user_frames(exc.__traceback__)
+    exc = exc.with_traceback(traceback)
     if shell is not None:
-        shell.showtraceback((type(exc), exc, exc.__traceback__))
+        shell.showtraceback((type(exc), exc, traceback))
     else:
-        sys.excepthook(type(exc), exc, exc.__traceback__)
+        sys.excepthook(type(exc), exc, traceback)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_frames(traceback: TracebackType | None) -> TracebackType | None:
+    """Drop the leading ipyws frames (the dispatch machinery) from a listener's traceback."""
+    start = traceback
+    while start is not None and start.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        start = start.tb_next
+    return start or traceback
 
 
 def current_cell() -> tuple[str, str] | None:

@@ -656,10 +656,8 @@ class _CellHandler:
         namespace["event"] = event
         try:
             exec(self.code, self.shell.user_global_ns, namespace)
-        except Exception as exc:
-            # Report it from the cell's own lines: the frames above are ipyws plumbing.
-            tb = exc.__traceback__
-            report_exception(exc.with_traceback(tb.tb_next if tb is not None else None))
+        except Exception as exc:  # shown from the cell's own lines (report_exception trims)
+            report_exception(exc)
         finally:
             # The body may have bound `event` itself; keep its choice then.
             if namespace.get("event", _MISSING) is event:

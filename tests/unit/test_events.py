@@ -420,3 +420,17 @@ def test_plain_event_target() -> None:
     target.addEventListener("ping", seen.append)
     target.dispatchEvent(Event("ping"))
     assert seen[0].target is target
+
+
+def test_listener_traceback_starts_in_the_listener(reported_errors: list[BaseException]) -> None:
+    """A listener's reported traceback starts at the listener, without ipyws's own frames."""
+    target = EventTarget()
+
+    def failing_listener(event: Event) -> None:
+        raise ValueError("boom")
+
+    target.addEventListener("ping", failing_listener)
+    target.dispatchEvent(Event("ping"))
+    (error,) = reported_errors
+    assert error.__traceback__ is not None
+    assert error.__traceback__.tb_frame.f_code.co_name == "failing_listener"
