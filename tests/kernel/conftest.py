@@ -53,23 +53,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
     """A fresh kernel per test (per-cell routing checks need a clean history); always shut down."""
-    k = Kernel()
-    try:
-        k.start()
+    with _load_harness().start_kernel() as k:
         yield k
-    finally:
-        k.shutdown()
 
 
 @pytest.fixture(scope="module")
 def shared_kernel() -> Iterator[Kernel]:
     """One kernel for a whole module, for tests that only read their own cells' results."""
-    k = Kernel()
-    try:
-        k.start()
+    with _load_harness().start_kernel() as k:
         yield k
-    finally:
-        k.shutdown()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from widget_helpers import load_kernel_harness
 from ipyws import demo
 
 harness = load_kernel_harness()
-Kernel = harness.Kernel
 
 pytestmark = pytest.mark.kernel
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -23,12 +22,8 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 @pytest.fixture
 def kernel() -> Iterator[Any]:
     """A fresh kernel, always shut down."""
-    k = Kernel()
-    try:
-        k.start()
+    with harness.start_kernel() as k:
         yield k
-    finally:
-        k.shutdown()
 
 
 @pytest.fixture
