@@ -30,7 +30,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Dispatcher", "current_cell", "current_dispatcher", "report_exception"]
+from ._wakeup import LoopWaker
+
+__all__ = [
+    "Dispatcher",
+    "current_cell",
+    "current_dispatcher",
+    "defer_wakeups",
+    "report_exception",
+]
 
 Task = tuple[Callable[[Any], None], Any]
 
@@ -110,16 +118,12 @@ class Dispatcher:
         self._inline_waits = 0
         self._progress = threading.Condition()  # for wait_until() on other threads
         self._progress_waits = 0
-        # See hold(): only the holding thread's posts defer their wake-up, so no other
-        # thread can leave a task behind a hold that has just ended.
-        self._holds = 0
-        self._holder = 0
-        self._wake_held = False
         self._sent = False
         #: The stop condition of the run in progress (see run_pending), for batch tasks.
         self.stop: Callable[[], bool] | None = None
         self._batches: list[Callable[[Any], None]] = []  # batch tasks running, innermost last
         self._loop = loop
+        self._waker = LoopWaker(loop, self.run_pending) if loop is not None else None
         self._thread_id = threading.get_ident() if loop is not None else 0
         if loop is None:
             thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
@@ -136,44 +140,32 @@ class Dispatcher:
         return threading.get_ident() == self._thread_id
 
     def post(self, fn: Callable[[Any], None], arg: Any) -> None:
-        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread."""
+        """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread.
+
+        On a thread that defers its wake-ups (see :func:`defer_wakeups`) the wake-up waits
+        for that thread's next flush.
+        """
         self._queue.append((fn, arg))
         if not self._scheduled:
             self._scheduled = True
-            if self._holds and self._holder == threading.get_ident():
-                self._wake_held = True
-            else:
+            deferred: list[Dispatcher] | None = getattr(_deferring, "dispatchers", None)
+            if deferred is None:
                 self._wake()
-
-    def hold(self, holding: bool) -> None:
-        """Defer the wake-up of posts from this thread while ``holding`` (nestable).
-
-        The I/O thread holds while it parses one read, so a burst of messages costs one
-        wake-up after the read. Waking at the first message instead lets the woken loop
-        take the GIL during the wake-up's own system call and run that one message, then
-        the next: in an asyncio program that was one wake-up every few messages.
-        """
-        if holding:
-            self._holder = threading.get_ident()
-            self._holds += 1
-            return
-        self._holds -= 1
-        if not self._holds and self._wake_held:
-            self._wake_held = False
-            self._wake()
+            else:
+                deferred.append(self)
 
     def _wake(self) -> None:
         if self._inline_waits:
             self._signal.set()
-        loop = self._loop
-        if loop is None:
+        waker = self._waker
+        if waker is None:
             self._wakeups.put(None)
             return
         try:
-            loop.call_soon_threadsafe(self.run_pending)
+            waker.wake()
         except RuntimeError:
             # The loop is closed (an asyncio.run() program ended): go on in a thread.
-            self._loop = None
+            self._loop = self._waker = None
             thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
             thread.start()
             self._thread_id = thread.ident or 0
@@ -283,6 +275,29 @@ class Dispatcher:
                 )
             finally:
                 self._progress_waits -= 1
+
+
+_deferring = threading.local()
+
+
+def defer_wakeups(on_idle: Callable[[Callable[[], None]], bool]) -> None:
+    """Hold back the wake-ups of the calling thread's posts until the flush ``on_idle`` runs.
+
+    ``on_idle`` registers a flush to run each time the thread is about to wait; if it returns
+    False, wake-ups stay immediate. The I/O thread defers: so each loop iteration wakes each
+    dispatcher once, however many messages its reads held, and the woken thread finds the
+    GIL free. Woken earlier, it would wait for the I/O thread to end its iteration and be
+    woken a second time, by the GIL; and an asyncio loop woken at a read's first message
+    took the GIL to run that one message, then the next: a wake-up every few messages.
+    """
+    dispatchers: list[Dispatcher] = []
+
+    def flush() -> None:
+        while dispatchers:
+            dispatchers.pop(0)._wake()
+
+    if on_idle(flush):
+        _deferring.dispatchers = dispatchers
 
 
 _loop_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dispatcher] = (

@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import selectors
 import ssl as ssl_module
 import sys
 import threading
@@ -29,6 +30,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from ._url import WebSocketURL
+from ._wakeup import LoopWaker
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -82,7 +84,6 @@ class Sink(Protocol):
 
     def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None: ...
     def _io_message(self, data: str | bytes) -> None: ...
-    def _io_hold(self, holding: bool) -> None: ...
     def _io_written(self, total: int) -> None: ...
     def _io_closed(
         self, code: int, reason: str, was_clean: bool, error: BaseException | None
@@ -110,23 +111,10 @@ class _DirectConnection(ClientConnection):
     """
 
     deliver: Callable[[str | bytes], None] | None = None
-    #: Set with ``deliver``: called with True before and False after each read is parsed.
-    hold: Callable[[bool], None] | None = None
     _mid_message = False  # a fragmented message is arriving through the Assembler
     #: The Assembler's queue of frames (its ``frames.queue``, set with ``deliver``): while
     #: it holds any, later messages take the same path, behind them.
     _assembling: deque[Frame] | tuple[()] = ()
-
-    def data_received(self, data: bytes) -> None:
-        hold = self.hold
-        if hold is None:
-            super().data_received(data)
-            return
-        hold(True)
-        try:
-            super().data_received(data)
-        finally:
-            hold(False)
 
     def process_event(self, event: ProtocolEvent) -> None:
         if type(event) is Frame:
@@ -139,14 +127,14 @@ class _DirectConnection(ClientConnection):
                     and not self._mid_message
                     and not self._assembling
                 ):
+                    # The parser's bytearray: decoded as it is (a copy fewer for text),
+                    # made immutable for binary.
                     data = event.data
-                    if type(data) is not bytes:
-                        data = bytes(data)
                     if opcode is BINARY:
-                        deliver(data)
+                        deliver(data if type(data) is bytes else bytes(data))
                         return
                     try:
-                        text = data.decode()
+                        text = str(data, "utf-8")
                     except UnicodeDecodeError:
                         pass  # websockets' reader fails the connection with 1007
                     else:
@@ -333,7 +321,6 @@ class Connection:
         )
         if isinstance(conn, _DirectConnection) and isinstance(assembling, deque):
             # Set after _io_open: no message may be reported before the open.
-            conn.hold = sink._io_hold
             conn._assembling = assembling
             conn.deliver = on_message
         try:
@@ -350,7 +337,7 @@ class Connection:
             conn.transport.abort()
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
-            conn.deliver = conn.hold = None
+            conn.deliver = None
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -467,12 +454,41 @@ def _handshake(conn: ClientConnection) -> dict[str, Any]:
     }
 
 
+class _IdleHookSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """A selector that calls hooks each time before its loop waits for events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idle_hooks: list[Callable[[], None]] = []
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self.run_idle_hooks()
+        return super().select(timeout)  # type: ignore[no-any-return]
+
+    def run_idle_hooks(self) -> None:
+        """Call every hook; one that raises is logged (the I/O thread must go on)."""
+        for hook in self.idle_hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("ipyws: an I/O thread idle hook failed")
+
+
 class IOThread:
     """The one thread, with its own asyncio loop, that runs every ipyws connection."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        # A selector loop everywhere but on Windows, whose default (proactor) loop has no
+        # selector to hook and stays as it is.
+        self._selector = _IdleHookSelector() if sys.platform != "win32" else None
+        self.loop: asyncio.AbstractEventLoop = (
+            asyncio.SelectorEventLoop(self._selector)
+            if self._selector is not None
+            else asyncio.new_event_loop()
+        )
         self.connections: set[Connection] = set()
+        self._calls: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
+        self._waker = LoopWaker(self.loop, self._run_calls)
         self._host_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -484,11 +500,37 @@ class IOThread:
         try:
             self.loop.run_forever()
         finally:
+            if self._selector is not None:
+                self._selector.run_idle_hooks()
             self.loop.close()
 
-    def call(self, fn: Any, *args: Any) -> None:
-        """Run ``fn(*args)`` on the I/O thread soon; callable from any thread."""
-        self.loop.call_soon_threadsafe(fn, *args)
+    def call(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the I/O thread soon, after earlier calls; callable from any thread.
+
+        Raises RuntimeError once the I/O thread's loop is closed (the interpreter is exiting).
+        """
+        self._calls.append((fn, args))
+        self._waker.wake()
+
+    def _run_calls(self) -> None:
+        calls = self._calls
+        while calls:
+            fn, args = calls.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                logger.exception("ipyws: a call on the I/O thread failed")
+
+    def on_idle(self, hook: Callable[[], None]) -> bool:
+        """Call ``hook`` each time the I/O thread is about to wait for events.
+
+        Call it on the I/O thread. Returns False, and never calls ``hook``, where the loop
+        offers no such moment (Windows).
+        """
+        if self._selector is None:
+            return False
+        self._selector.idle_hooks.append(hook)
+        return True
 
     def host_lock(self, key: tuple[str, int]) -> asyncio.Lock:
         """Return the lock that keeps one connection per host in CONNECTING."""

@@ -17,7 +17,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from ._blob import Blob
-from ._dispatch import Dispatcher, current_cell, current_dispatcher, report_exception
+from ._dispatch import (
+    Dispatcher,
+    current_cell,
+    current_dispatcher,
+    defer_wakeups,
+    report_exception,
+)
 from ._events import (
     CloseEvent,
     Event,
@@ -28,7 +34,7 @@ from ._events import (
 )
 from ._text import to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
-from ._transport import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Connection, Options
+from ._transport import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Connection, Options, io_thread
 from ._url import parse_websocket_url
 from ._waiting import Waiter, WebSocketClosedError
 from .exceptions import DOMSyntaxError, InvalidAccessError, InvalidStateError
@@ -44,6 +50,18 @@ _RECENT_BYTES = 1 << 20
 
 _open_sockets: set[WebSocket] = set()
 _registry_lock = threading.Lock()
+_io_deferring = False
+
+
+def _defer_io_wakeups() -> None:
+    """Have the I/O thread wake each dispatcher once per loop iteration (see defer_wakeups)."""
+    global _io_deferring
+    with _registry_lock:
+        if _io_deferring:
+            return
+        _io_deferring = True
+    io = io_thread()
+    io.call(defer_wakeups, io.on_idle)
 
 
 class ReadyState(enum.IntEnum):
@@ -266,6 +284,7 @@ class WebSocket(EventTarget):
             WebSocket._serial_counter += 1
             self._serial = WebSocket._serial_counter
             _open_sockets.add(self)
+        _defer_io_wakeups()
         self._connection = Connection(self, parsed, protocol_list, options)
         self._connection.start()
 
@@ -422,10 +441,6 @@ class WebSocket(EventTarget):
         if not self._inbox_posted:
             self._inbox_posted = True
             self._dispatcher.post(self._task_messages, None)
-
-    def _io_hold(self, holding: bool) -> None:
-        # Around each read: the messages it holds are posted with one wake-up.
-        self._dispatcher.hold(holding)
 
     def _io_written(self, total: int) -> None:
         self._written_bytes = total

@@ -82,6 +82,9 @@ Messages and closing:
     Stops reading the socket once open, so the client's pings go unanswered.
 ``/invalid-utf8``
     Sends a text frame that is not valid UTF-8, then waits for the close.
+``/burst?n=N``
+    Not WPT: N text messages ``0`` ... ``N-1`` (default 500) in one write, so they arrive in
+    one read; then waits for the close.
 ``/reserved-opcode``
     Sends a text frame ``test`` then a frame with reserved opcode 3 (payload ``LOL``), in one
     write, like WPT ``events/015``; then waits for the close.
@@ -334,6 +337,13 @@ async def _reserved_opcode(connection: ServerConnection, route: _Route) -> None:
     await _drain(connection)
 
 
+async def _burst(connection: ServerConnection, route: _Route) -> None:
+    """Send ``n`` numbered text messages in one write."""
+    count = int(route.params.get("n", "500"))
+    connection.transport.write(b"".join(_frame(Opcode.TEXT, b"%d" % i) for i in range(count)))
+    await _drain(connection)
+
+
 async def _drain_handler(connection: ServerConnection, route: _Route) -> None:
     """Wait for the client to close."""
     await _drain(connection)
@@ -387,6 +397,7 @@ class TestServer:
             "/ping-timeout": self._ping_timeout,
             "/invalid-utf8": _invalid_utf8,
             "/reserved-opcode": _reserved_opcode,
+            "/burst": _burst,
         }
         self._handlers.update(dict.fromkeys(_REPLIES, _reply))
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()

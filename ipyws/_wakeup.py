@@ -1,0 +1,64 @@
+"""Waking an asyncio loop from another thread: the hand-off under every ipyws event.
+
+``loop.call_soon_threadsafe`` writes a byte to the loop's self-pipe, which the loop drains
+with two more system calls, and wraps each call in a Handle with a copied context. Every
+message ipyws delivers, and every message a handler sends, crosses such a hand-off; in a VM,
+where a system call costs microseconds, that was a tenth of an echo's round trip. An
+eventfd registered with the loop's selector wakes it with one write and one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import weakref
+from collections.abc import Callable
+
+__all__ = ["LoopWaker"]
+
+
+class LoopWaker:
+    """Run one callback on a loop's thread soon after :meth:`wake`, from any thread.
+
+    Wake-ups coalesce: however many arrive before the callback starts, it runs once. Create
+    it on the loop's thread, or before the loop runs. Where there is no eventfd (macOS,
+    Windows) or the loop has no selector (uvloop, proactor), it falls back on
+    ``call_soon_threadsafe``.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._armed = False  # the eventfd was written and the callback has not started
+        self._fd = -1
+        eventfd = getattr(os, "eventfd", None)
+        if eventfd is None or not isinstance(loop, asyncio.SelectorEventLoop):
+            return
+        fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        try:
+            loop.add_reader(fd, self._ready)
+        except (NotImplementedError, RuntimeError):
+            os.close(fd)
+            return
+        self._fd = fd
+        # The loop's selector forgets the fd when the loop closes; the fd goes with the waker.
+        weakref.finalize(self, os.close, fd)
+
+    def wake(self) -> None:
+        """Have the callback run on the loop soon; raise RuntimeError if the loop is closed."""
+        if self._fd < 0:
+            self._loop.call_soon_threadsafe(self._callback)
+            return
+        if self._loop.is_closed():
+            raise RuntimeError("the event loop is closed")
+        if not self._armed:
+            self._armed = True
+            os.eventfd_write(self._fd, 1)
+
+    def _ready(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._fd)
+        # Cleared before the callback runs: a wake() from now on must wake the loop again.
+        self._armed = False
+        self._callback()

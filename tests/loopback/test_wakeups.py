@@ -1,0 +1,195 @@
+"""The hand-offs between threads: waking a loop, deferring the I/O thread's wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ipyws import WebSocket
+from ipyws._dispatch import Dispatcher, defer_wakeups
+from ipyws._transport import IOThread
+from ipyws._wakeup import LoopWaker
+from tests.loopback.recording import WAIT
+from tests.servers import TestServer
+
+
+@pytest.fixture
+def running_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An asyncio loop running in its own thread, stopped and closed after the test."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(WAIT)
+    loop.close()
+
+
+def test_loop_waker_runs_its_callback_on_the_loop_thread(
+    running_loop: asyncio.AbstractEventLoop,
+) -> None:
+    """wake() from another thread runs the callback on the loop's thread."""
+    ran_on: list[int] = []
+    done = threading.Event()
+    created = threading.Event()
+    wakers: list[LoopWaker] = []
+
+    def create() -> None:
+        wakers.append(
+            LoopWaker(running_loop, lambda: (ran_on.append(threading.get_ident()), done.set()))
+        )
+        created.set()
+
+    loop_thread: list[int] = []
+    running_loop.call_soon_threadsafe(lambda: loop_thread.append(threading.get_ident()))
+    running_loop.call_soon_threadsafe(create)
+    assert created.wait(WAIT)
+    wakers[0].wake()
+    assert done.wait(WAIT)
+    assert ran_on == loop_thread
+
+
+def test_loop_waker_coalesces_wakeups_made_before_the_callback_runs() -> None:
+    """A hundred wake() calls before the loop runs make the callback run once."""
+    loop = asyncio.new_event_loop()
+    try:
+        calls: list[None] = []
+        waker = LoopWaker(loop, lambda: calls.append(None))
+        for _ in range(100):
+            waker.wake()
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert len(calls) == 1
+        waker.wake()
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert len(calls) == 2
+    finally:
+        loop.close()
+
+
+def test_loop_waker_on_a_closed_loop_raises_runtime_error() -> None:
+    """wake() on a closed loop raises RuntimeError, as call_soon_threadsafe does."""
+    loop = asyncio.new_event_loop()
+    waker = LoopWaker(loop, lambda: None)
+    loop.close()
+    with pytest.raises(RuntimeError):
+        waker.wake()
+
+
+def test_loop_waker_without_eventfd_still_wakes_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where os has no eventfd (macOS, Windows) the waker wakes the loop all the same."""
+    monkeypatch.delattr(os, "eventfd", raising=False)
+    loop = asyncio.new_event_loop()
+    try:
+        calls: list[None] = []
+        waker = LoopWaker(loop, lambda: calls.append(None))
+        threading.Thread(target=waker.wake).start()
+        loop.run_until_complete(asyncio.sleep(0.05))
+        assert calls == [None]
+    finally:
+        loop.close()
+
+
+def _on_thread(fn: Callable[[], None]) -> None:
+    """Run ``fn`` on a new thread and wait for it."""
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join(WAIT)
+    assert not errors, errors
+
+
+def test_deferred_wakeups_wait_for_the_threads_flush() -> None:
+    """A post from a deferring thread runs only once that thread flushes."""
+    dispatcher = Dispatcher(None)
+    ran = threading.Event()
+    flushes: list[Callable[[], None]] = []
+
+    def deferring_thread() -> None:
+        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        dispatcher.post(lambda _: ran.set(), None)
+        assert not ran.wait(0.2)
+        flushes[0]()
+        assert ran.wait(WAIT)
+
+    _on_thread(deferring_thread)
+
+
+def test_declined_deferral_leaves_wakeups_immediate() -> None:
+    """When on_idle declines (no idle moment), posts wake the dispatcher at once."""
+    dispatcher = Dispatcher(None)
+    ran = threading.Event()
+
+    def thread() -> None:
+        defer_wakeups(lambda flush: False)
+        dispatcher.post(lambda _: ran.set(), None)
+        assert ran.wait(WAIT)
+
+    _on_thread(thread)
+
+
+def test_io_thread_runs_idle_hooks_and_survives_a_failing_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Idle hooks run before the I/O loop waits; one that raises is logged and the loop goes on."""
+    io = IOThread()
+    try:
+        counted = threading.Event()
+        still_running = threading.Event()
+
+        def failing() -> None:
+            raise ValueError("hook failed")
+
+        def register() -> None:
+            assert io.on_idle(failing)
+            assert io.on_idle(counted.set)
+
+        with caplog.at_level(logging.ERROR, logger="ipyws"):
+            io.call(register)
+            assert counted.wait(WAIT)
+            io.call(still_running.set)
+            assert still_running.wait(WAIT)
+        assert "idle hook failed" in caplog.text
+    finally:
+        io.shutdown()
+
+
+def test_a_burst_in_one_read_is_handled_in_one_turn_of_the_loop(wpt: TestServer) -> None:
+    """500 messages arriving in one read are all handled before the loop runs anything else."""
+
+    async def main() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        handled: list[str] = []
+        handled_when_loop_resumed: list[int] = []
+        done = asyncio.Event()
+
+        def on_message(event: object) -> None:
+            handled.append(event.data)  # type: ignore[attr-defined]
+            if len(handled) == 1:
+                loop.call_soon(lambda: handled_when_loop_resumed.append(len(handled)))
+            if len(handled) == 500:
+                done.set()
+
+        ws = WebSocket(wpt.url("/burst?n=500"), onmessage=on_message)
+        try:
+            await asyncio.wait_for(done.wait(), WAIT)
+        finally:
+            ws.close()
+        assert handled == [str(i) for i in range(500)]
+        return handled_when_loop_resumed[0], len(handled)
+
+    resumed_at, total = asyncio.run(main())
+    assert resumed_at == total
