@@ -118,7 +118,6 @@ class Dispatcher:
         self._inline_waits = 0
         self._progress = threading.Condition()  # for wait_until() on other threads
         self._progress_waits = 0
-        self._sent = False
         #: The stop condition of the run in progress (see run_pending), for batch tasks.
         self.stop: Callable[[], bool] | None = None
         self._batches: list[Callable[[Any], None]] = []  # batch tasks running, innermost last
@@ -207,13 +206,6 @@ class Dispatcher:
         if self._progress_waits:
             with self._progress:
                 self._progress.notify_all()
-        if self._sent and self._loop is not None:
-            # Let the I/O thread take the GIL now: a handler that sent something has woken
-            # it, and the loop would hold the GIL for the rest of its iteration before it
-            # blocks (a fifth of an echo's round trip in an asyncio program or a kernel).
-            # The dispatch thread needs no such yield: it blocks right after a run.
-            self._sent = False
-            time.sleep(0)
 
     def requeue(self, fn: Callable[[Any], None], arg: Any) -> None:
         """Queue ``fn(arg)`` first in line (a batch task that stopped before its end)."""
@@ -226,10 +218,6 @@ class Dispatcher:
     def batch_ended(self) -> None:
         """Note that the innermost running batch task has returned."""
         self._batches.pop()
-
-    def sent(self) -> None:
-        """Note that a task has handed a message to the I/O thread (see run_pending)."""
-        self._sent = True
 
     def _thread_main(self) -> None:
         wait = self._wakeups.get

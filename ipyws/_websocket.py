@@ -387,7 +387,6 @@ class WebSocket(EventTarget):
             return
         self.transcript.sent(data if isinstance(data, str) else payload, len(payload))
         self._connection.send(payload, text)
-        self._dispatcher.sent()
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start closing: ``code`` is 1000 or 3000-4999, ``reason`` at most 123 UTF-8 bytes.
