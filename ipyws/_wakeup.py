@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 import weakref
 from collections.abc import Callable
@@ -21,10 +22,10 @@ __all__ = ["LoopWaker"]
 class LoopWaker:
     """Run one callback on a loop's thread soon after :meth:`wake`, from any thread.
 
-    Wake-ups coalesce: however many arrive before the callback starts, it runs once. Create
-    it on the loop's thread, or before the loop runs. Where there is no eventfd (macOS,
-    Windows) or the loop has no selector (uvloop, proactor), it falls back on
-    ``call_soon_threadsafe``.
+    Wake-ups coalesce: however many arrive before the callback starts, it runs once, in an
+    empty :mod:`contextvars` context. Create it on the loop's thread, or before the loop
+    runs. Where there is no eventfd (macOS, Windows) or the loop has no selector (uvloop,
+    proactor), it falls back on ``call_soon_threadsafe``.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
@@ -37,7 +38,9 @@ class LoopWaker:
             return
         fd = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         try:
-            loop.add_reader(fd, self._ready)
+            # Registered from an empty context, which the loop copies into the reader's
+            # handle: the callback must not run in its creator's (a notebook cell's).
+            contextvars.Context().run(loop.add_reader, fd, self._ready)
         except (NotImplementedError, RuntimeError):
             os.close(fd)
             return
@@ -48,7 +51,7 @@ class LoopWaker:
     def wake(self) -> None:
         """Have the callback run on the loop soon; raise RuntimeError if the loop is closed."""
         if self._fd < 0:
-            self._loop.call_soon_threadsafe(self._callback)
+            self._loop.call_soon_threadsafe(self._callback, context=contextvars.Context())
             return
         if self._loop.is_closed():
             raise RuntimeError("the event loop is closed")

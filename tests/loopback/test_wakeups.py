@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import threading
@@ -69,6 +70,32 @@ def test_loop_waker_coalesces_wakeups_made_before_the_callback_runs() -> None:
         assert len(calls) == 2
     finally:
         loop.close()
+
+
+_CELL: contextvars.ContextVar[str] = contextvars.ContextVar("cell", default="none")
+
+
+@pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "call_soon_threadsafe"])
+def test_loop_waker_callback_runs_in_an_empty_context(
+    eventfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback does not see the context variables of the code that created the waker."""
+    if not eventfd:
+        monkeypatch.delattr(os, "eventfd", raising=False)
+    seen: list[str] = []
+
+    def create_and_wake() -> None:
+        _CELL.set("cell A")
+        loop = asyncio.new_event_loop()
+        try:
+            waker = LoopWaker(loop, lambda: seen.append(_CELL.get()))
+            waker.wake()
+            loop.run_until_complete(asyncio.sleep(0.05))
+        finally:
+            loop.close()
+
+    contextvars.Context().run(create_and_wake)
+    assert seen == ["none"]
 
 
 def test_loop_waker_on_a_closed_loop_raises_runtime_error() -> None:
