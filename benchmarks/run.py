@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -568,9 +569,12 @@ def summarize(results: list[dict[str, Any]], info: dict[str, Any] | None = None)
     reps = max((r.get("rep", 0) for r in results if r["workload"] != "kernel"), default=0) + 1
     out: list[str] = []
     if info:
-        out += ["Machine: " + "; ".join(f"{k} {v}" for k, v in info.items() if k != "command"), ""]
+        machine_items = (f"{k} {v}" for k, v in info.items() if k not in ("command", "runs"))
+        out += ["Machine: " + "; ".join(machine_items), ""]
         if "command" in info:
-            out += [f"Command: `{info['command']}`", ""]
+            runs = info.get("runs")
+            also = f" ({runs} runs, summarized with `--summarize`)" if runs else ""
+            out += [f"Command: `{info['command']}`{also}", ""]
     out += [
         f"### Throughput and latency ({reps} repetition{'s' if reps != 1 else ''}; "
         "median (min–max); ratios within each repetition)",
@@ -653,12 +657,29 @@ def _plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
+def _merged_info(infos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Describe several runs at once: the first one's machine, every distinct command."""
+    info = dict(infos[0])
+    if len(infos) > 1:
+        commands = []
+        for one in infos:
+            # The --out file differs from run to run and says nothing about what ran.
+            command = re.sub(r" --out \S+", "", str(one.get("command", "")))
+            if command not in commands:
+                commands.append(command)
+        seconds = sum(float(str(one.get("duration", "0")).split()[0]) for one in infos)
+        info["duration"] = f"{seconds:.0f} s in all"
+        info["command"] = "`, `".join(commands)
+        info["runs"] = len(infos)
+    return info
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks (or summarize earlier runs) and print the tables."""
     args = _parse(argv)
     if args.summarize:
         results: list[dict[str, Any]] = []
-        info: dict[str, Any] | None = None
+        infos: list[dict[str, Any]] = []
         for path in args.summarize:
             # Several files are several passes: number their repetitions apart.
             offset = max((r.get("rep", 0) + 1 for r in results), default=0)
@@ -667,12 +688,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 record = json.loads(line)
                 if record.get("workload") == "machine":
-                    info = info or {
-                        k: v for k, v in record.items() if k not in ("workload", "client")
-                    }
+                    infos.append(
+                        {k: v for k, v in record.items() if k not in ("workload", "client")}
+                    )
                     continue
                 record["rep"] = record.get("rep", 0) + offset
                 results.append(record)
+        info = _merged_info(infos) if infos else None
         print(summarize(results, info))
         return 0
     plan = _plan(args)

@@ -77,6 +77,25 @@ def test_summarize_reprints_a_run(tmp_path: Path) -> None:
     assert "echo p50, µs" in result.stdout and "| ipyws | " in result.stdout
 
 
+def test_summarize_counts_several_runs_as_more_repetitions(tmp_path: Path) -> None:
+    """``--summarize`` of two one-repetition runs prints two repetitions and says so."""
+    files = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for out in files:
+        _run(["--quick", "--scale", "0.05", "--workloads", "echo", "--no-chromium"], out)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--summarize", *map(str, files)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(2 repetitions;" in result.stdout
+    assert "(2 runs, summarized with `--summarize`)" in result.stdout
+    assert "--out" not in result.stdout
+
+
 @pytest.mark.kernel
 def test_tiny_kernel_run(tmp_path: Path) -> None:
     """The kernel part runs: cells during a feed with the panel, and many sockets at once."""
