@@ -39,6 +39,20 @@ def _run(args: list[str], out: Path) -> tuple[str, list[dict[str, object]]]:
     return result.stdout, records
 
 
+def _summarize(files: list[Path]) -> str:
+    """Run ``python -m benchmarks.run --summarize FILES``; return its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--summarize", *map(str, files)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     """A tiny run of every client-side workload completes and prints its tables and targets."""
     args = ["--quick", "--scale", "0.05", "--workloads", "feed100,feed4k,echo,big,memory"]
@@ -65,16 +79,8 @@ def test_summarize_reprints_a_run(tmp_path: Path) -> None:
     """``--summarize`` prints the same tables from a run's JSON lines."""
     out = tmp_path / "echo.jsonl"
     _run(["--quick", "--scale", "0.05", "--workloads", "echo", "--no-chromium"], out)
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--summarize", str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "echo p50, µs" in result.stdout and "| ipyws | " in result.stdout
+    stdout = _summarize([out])
+    assert "echo p50, µs" in stdout and "| ipyws | " in stdout
 
 
 def test_summarize_counts_several_runs_as_more_repetitions(tmp_path: Path) -> None:
@@ -82,18 +88,10 @@ def test_summarize_counts_several_runs_as_more_repetitions(tmp_path: Path) -> No
     files = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     for out in files:
         _run(["--quick", "--scale", "0.05", "--workloads", "echo", "--no-chromium"], out)
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--summarize", *map(str, files)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "(2 repetitions;" in result.stdout
-    assert "(2 runs, summarized with `--summarize`)" in result.stdout
-    assert "--out" not in result.stdout
+    stdout = _summarize(files)
+    assert "(2 repetitions;" in stdout
+    assert "(2 runs, summarized with `--summarize`)" in stdout
+    assert "--out" not in stdout
 
 
 @pytest.mark.kernel
