@@ -29,7 +29,8 @@ class LoopWaker:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-        self._loop = loop
+        # Weak: a closed loop must not be kept alive by whoever keeps its waker.
+        self._loop = weakref.ref(loop)
         self._callback = callback
         self._armed = False  # the eventfd was written and the callback has not started
         self._fd = -1
@@ -45,15 +46,18 @@ class LoopWaker:
             os.close(fd)
             return
         self._fd = fd
-        # The loop's selector forgets the fd when the loop closes; the fd goes with the waker.
+        # A closing loop unregisters the fd; it is closed when the waker goes.
         weakref.finalize(self, os.close, fd)
 
     def wake(self) -> None:
         """Have the callback run on the loop soon; raise RuntimeError if the loop is closed."""
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop is gone")
         if self._fd < 0:
-            self._loop.call_soon_threadsafe(self._callback, context=contextvars.Context())
+            loop.call_soon_threadsafe(self._callback, context=contextvars.Context())
             return
-        if self._loop.is_closed():
+        if loop.is_closed():
             raise RuntimeError("the event loop is closed")
         if not self._armed:
             self._armed = True

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -192,6 +194,35 @@ def test_io_thread_runs_idle_hooks_and_survives_a_failing_one(
         assert "idle hook failed" in caplog.text
     finally:
         io.shutdown()
+
+
+def _open_fds() -> int:
+    """Count this process's open file descriptors."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
+def test_finished_asyncio_programs_leave_no_loop_or_file_descriptor_behind(
+    wpt: TestServer,
+) -> None:
+    """Each asyncio.run() that used a socket frees its loop and the fds ipyws opened for it."""
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def main() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        ws = WebSocket(wpt.url("/echo"))
+        await asyncio.wait_for(ws.opened, WAIT)
+        ws.close()
+        await asyncio.wait_for(ws.closed, WAIT)
+
+    asyncio.run(main())
+    gc.collect()
+    before = _open_fds()
+    for _ in range(20):
+        asyncio.run(main())
+    gc.collect()
+    assert [ref for ref in loops if ref() is not None] == []
+    assert _open_fds() <= before
 
 
 def test_a_burst_in_one_read_is_handled_in_one_turn_of_the_loop(wpt: TestServer) -> None:
