@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
+import functools
 import logging
 import selectors
 import ssl as ssl_module
@@ -111,6 +113,8 @@ class _DirectConnection(ClientConnection):
     """
 
     deliver: Callable[[str | bytes], None] | None = None
+    #: Set with ``deliver``: called with what ``deliver`` raised (a failure inside ipyws).
+    deliver_failed: Callable[[Exception], None] | None = None
     _mid_message = False  # a fragmented message is arriving through the Assembler
     #: The Assembler's queue of frames (its ``frames.queue``, set with ``deliver``): while
     #: it holds any, later messages take the same path, behind them.
@@ -130,16 +134,22 @@ class _DirectConnection(ClientConnection):
                     # The parser's bytearray: decoded as it is (a copy fewer for text),
                     # made immutable for binary.
                     data = event.data
+                    message: str | bytes
                     if opcode is BINARY:
-                        deliver(data if type(data) is bytes else bytes(data))
-                        return
-                    try:
-                        text = str(data, "utf-8")
-                    except UnicodeDecodeError:
-                        pass  # websockets' reader fails the connection with 1007
+                        message = data if type(data) is bytes else bytes(data)
                     else:
-                        deliver(text)
-                        return
+                        try:
+                            message = str(data, "utf-8")
+                        except UnicodeDecodeError:
+                            super().process_event(event)  # websockets fails it with 1007
+                            return
+                    try:
+                        deliver(message)
+                    except Exception as exc:
+                        self.deliver = None
+                        if self.deliver_failed is not None:
+                            self.deliver_failed(exc)
+                    return
                 self._mid_message = not event.fin
             elif opcode is CONT:
                 self._mid_message = not event.fin
@@ -177,8 +187,10 @@ class Connection:
 
         Separate from ``__init__`` so the socket holds its connection before any event can
         fire: an ``onopen`` given to the constructor may call ``send()`` or ``close()``.
+        The connection runs in a copy of the caller's context, so what the I/O thread logs
+        about it lands where the socket was created (a notebook cell).
         """
-        self._io.call(self._start)
+        self._io.call(contextvars.copy_context().run, self._start)
 
     # -- called from the socket's thread ------------------------------------------------
 
@@ -322,6 +334,7 @@ class Connection:
         if isinstance(conn, _DirectConnection) and isinstance(assembling, deque):
             # Set after _io_open: no message may be reported before the open.
             conn._assembling = assembling
+            conn.deliver_failed = functools.partial(self._reading_failed, conn)
             conn.deliver = on_message
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.
@@ -330,18 +343,26 @@ class Connection:
         except ConnectionClosed:
             pass
         except Exception as exc:
-            # A failure inside ipyws itself: fail the connection rather than leave it open
-            # with nobody reading; the close outcome reports it as error + close 1006.
-            logger.exception("ipyws stopped reading %s", self._url.href)
-            self._fail_reason = f"ipyws failed while reading: {exc!r}"
-            conn.transport.abort()
+            self._reading_failed(conn, exc)
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
-            conn.deliver = None
+            conn.deliver = conn.deliver_failed = None
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
         self._report_closed(*self._close_outcome(conn))
+
+    def _reading_failed(self, conn: ClientConnection, exc: Exception) -> None:
+        """Fail the connection over a failure inside ipyws itself, once.
+
+        Rather than leave it open with nobody reading: the close outcome reports it as
+        error + close 1006.
+        """
+        if self._fail_reason is not None:
+            return
+        logger.error("ipyws stopped reading %s", self._url.href, exc_info=exc)
+        self._fail_reason = f"ipyws failed while reading: {exc!r}"
+        conn.transport.abort()
 
     async def _open(self) -> ClientConnection:
         """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1)."""

@@ -144,3 +144,28 @@ def test_send_inside_onclose_does_nothing(wpt: TestServer) -> None:
     )
     closed(ws)
     assert rec.types == ["open", "close"]
+
+
+def test_a_failure_inside_ipyws_on_a_message_fails_the_connection(
+    wpt: TestServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If ipyws itself fails on a received message: logged, error, close 1006; others go on."""
+
+    def broken(self: WebSocket, data: object) -> None:
+        raise RuntimeError("a bug in ipyws")
+
+    errors: list[Event] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(WebSocket, "_io_message", broken)
+        ws = WebSocket(wpt.url("/echo"), onerror=errors.append)
+        ws.wait_open(timeout=WAIT)  # the I/O thread takes the method when it opens
+    ws.send("hello")
+    event = ws.wait_closed(timeout=WAIT)
+    assert (event.code, event.wasClean, len(errors)) == (1006, False, 1)
+    assert "a bug in ipyws" in str(errors[0].cause)
+    assert "ipyws stopped reading" in caplog.text
+    other = WebSocket(wpt.url("/echo"))
+    other.wait_open(timeout=WAIT)
+    other.send("still works")
+    assert other.wait_message(timeout=WAIT).data == "still works"
+    other.close()

@@ -100,6 +100,40 @@ def test_loop_waker_callback_runs_in_an_empty_context(
     assert seen == ["none"]
 
 
+def test_io_thread_logs_about_a_connection_in_the_context_that_created_it(
+    wpt: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure the I/O thread logs for a socket is logged in the socket creator's context."""
+    seen: list[str] = []
+    logged = threading.Event()
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "stopped reading" in record.getMessage():
+                seen.append(_CELL.get())
+                logged.set()
+
+    def broken(self: WebSocket, data: object) -> None:
+        raise RuntimeError("ipyws bug")
+
+    monkeypatch.setattr(WebSocket, "_io_message", broken)
+    handler = Recorder()
+    logger = logging.getLogger("ipyws")
+    logger.addHandler(handler)
+    try:
+
+        def create() -> WebSocket:
+            _CELL.set("cell A")
+            return WebSocket(wpt.url("/burst?n=1"))
+
+        ws = contextvars.Context().run(create)
+        assert logged.wait(WAIT)
+        ws.wait_closed(timeout=WAIT)
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["cell A"]
+
+
 def test_loop_waker_on_a_closed_loop_raises_runtime_error() -> None:
     """wake() on a closed loop raises RuntimeError, as call_soon_threadsafe does."""
     loop = asyncio.new_event_loop()
