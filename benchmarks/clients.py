@@ -262,7 +262,10 @@ def _attach_panel(ws: Any) -> Any:
 def _ipyws_socket(
     meter: Meter, url: str, on_done: Callable[[], None], panel: bool
 ) -> tuple[Any, Any]:
-    """Open an ipyws socket whose handlers measure ``meter``'s workload; return it and its panel."""
+    """Open an ipyws socket whose handlers measure ``meter``'s workload; return it and its panel.
+
+    ``on_done`` is also called if the socket closes first (see :func:`_check_complete`).
+    """
     from ipyws import WebSocket
 
     if panel:
@@ -295,12 +298,12 @@ def _ipyws_socket(
             else:
                 send_next(event.target)
 
-        ws = WebSocket(url, onopen=on_open, onmessage=on_echo)
+        ws = WebSocket(url, onopen=on_open, onmessage=on_echo, onclose=lambda _: on_done())
     else:
         # The handler takes the event; binary data arrives as a Blob (the default binaryType).
         on_message = _counting_handler(meter, on_done, lambda event: event.data.size)
         meter.restart()
-        ws = WebSocket(url, onmessage=on_message)
+        ws = WebSocket(url, onmessage=on_message, onclose=lambda _: on_done())
     view = _attach_panel(ws) if panel else None
     return ws, view
 
@@ -312,12 +315,22 @@ def _panel_extra(meter: Meter, view: Any) -> dict[str, Any]:
     return {"updates": updates, "updates_s": updates / meter.elapsed if meter.elapsed else None}
 
 
+def _check_complete(meter: Meter, ws: Any) -> None:
+    """Raise if the socket closed before the measurement was complete."""
+    if not meter.elapsed:
+        raise ConnectionError(
+            f"{ws.url}: the connection closed after {meter.count} of {meter.n} messages "
+            f"(readyState {ws.readyState}); is the benchmark server running?"
+        )
+
+
 def run_ipyws(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
     """Measure ipyws in plain Python: handlers run on the ipyws-dispatch thread."""
     done = threading.Event()
     ws, view = _ipyws_socket(meter, url, done.set, panel)
     if not done.wait(TIMEOUT):
         raise TimeoutError(f"only {meter.count} of {meter.n} messages in {TIMEOUT} s")
+    _check_complete(meter, ws)
     extra = _panel_extra(meter, view)
     ws.wait_closed(timeout=30)
     return meter.result(**extra)
@@ -327,6 +340,7 @@ async def _ipyws_asyncio(meter: Meter, url: str, panel: bool) -> dict[str, Any]:
     done = asyncio.Event()
     ws, view = _ipyws_socket(meter, url, done.set, panel)
     await asyncio.wait_for(done.wait(), TIMEOUT)
+    _check_complete(meter, ws)
     extra = _panel_extra(meter, view)
     await asyncio.wait_for(ws.closed, 30)
     return meter.result(**extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,29 @@ def test_tiny_kernel_run(tmp_path: Path) -> None:
     assert kernel["sockets"]["all_delivered"] is True
     assert kernel["sockets"]["threads_all_sockets"]["io"] == 1
     assert "### In a real kernel" in stdout
+
+
+@pytest.mark.parametrize("client", ["ipyws", "ipyws-asyncio"])
+def test_ipyws_client_without_a_server_fails_at_once(client: str) -> None:
+    """An ipyws measurement whose connection closes early says so instead of waiting."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.clients",
+            client,
+            "feed100",
+            f"ws://127.0.0.1:{port}",
+            "10",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "the connection closed after 0 of 10 messages" in result.stderr
