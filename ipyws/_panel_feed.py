@@ -530,10 +530,11 @@ class Updater:
             if self._scheduled:
                 return
             self._scheduled = True
-        # An empty context: ipykernel then stamps the updates with the running cell as
-        # parent (as for any thread's output), not with the cell that first showed a panel;
-        # frontends route comm messages by comm id, nbclient records them by parent.
-        io_thread().loop.call_soon_threadsafe(self._schedule, context=contextvars.Context())
+        # Calls on the I/O thread run in an empty context: ipykernel then stamps the updates
+        # with the running cell as parent (as for any thread's output), not with the cell
+        # that first showed a panel; frontends route comm messages by comm id, nbclient
+        # records them by parent.
+        io_thread().call(self._schedule)
 
     def _schedule(self) -> None:
         # One INTERVAL from now: what the user just did shows up at once, yet no update
