@@ -46,8 +46,9 @@ class LoopWaker:
             os.close(fd)
             return
         self._fd = fd
-        # A closing loop unregisters the fd; it is closed when the waker goes.
-        weakref.finalize(self, os.close, fd)
+        # A closing loop unregisters the fd; it is closed when the waker goes, but not at
+        # exit, where the I/O thread still wakes its loop to close connections with 1001.
+        weakref.finalize(self, os.close, fd).atexit = False
 
     def wake(self) -> None:
         """Have the callback run on the loop soon; raise RuntimeError if the loop is closed."""
