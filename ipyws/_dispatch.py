@@ -121,9 +121,8 @@ class Dispatcher:
         #: The stop condition of the run in progress (see run_pending), for batch tasks.
         self.stop: Callable[[], bool] | None = None
         self._batches: list[Callable[[Any], None]] = []  # batch tasks running, innermost last
-        # Weak: _loop_dispatchers maps each loop to its dispatcher, and a value that held
-        # its key would keep every loop an asyncio.run() ever made alive.
-        self._loop_ref = weakref.ref(loop) if loop is not None else None
+        # It holds the loop weakly: _loop_dispatchers maps each loop to its dispatcher, and a
+        # value that held its key would keep every loop an asyncio.run() ever made alive.
         self._waker = LoopWaker(loop, self.run_pending) if loop is not None else None
         self._thread_id = threading.get_ident() if loop is not None else 0
         if loop is None:
@@ -134,7 +133,7 @@ class Dispatcher:
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop handlers run on (None for the dispatch thread, or once the loop is gone)."""
-        return self._loop_ref() if self._loop_ref is not None else None
+        return self._waker.loop if self._waker is not None else None
 
     def on_own_thread(self) -> bool:
         """Tell whether the caller runs on the thread where this dispatcher runs tasks."""
@@ -166,7 +165,7 @@ class Dispatcher:
             waker.wake()
         except RuntimeError:
             # The loop is closed (an asyncio.run() program ended): go on in a thread.
-            self._loop_ref = self._waker = None
+            self._waker = None
             thread = threading.Thread(target=self._thread_main, name="ipyws-dispatch", daemon=True)
             thread.start()
             self._thread_id = thread.ident or 0

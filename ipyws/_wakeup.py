@@ -50,6 +50,11 @@ class LoopWaker:
         # exit, where the I/O thread still wakes its loop to close connections with 1001.
         weakref.finalize(self, os.close, fd).atexit = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the callback runs on, or None once it is gone."""
+        return self._loop()
+
     def wake(self) -> None:
         """Have the callback run on the loop soon; raise RuntimeError if the loop is closed."""
         loop = self._loop()
