@@ -201,33 +201,53 @@ def run_ws_async(meter: Meter, url: str) -> dict[str, Any]:
 # -- websocket-client ---------------------------------------------------------------------------
 
 
+class _Echo:
+    """The echo workload for callback clients: warm-up round trips, then ``meter.n`` timed ones."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.meter = meter
+        self.replies = 0
+        self.sent_at = 0
+
+    def start(self, send: Callable[[str], Any]) -> None:
+        """Start the clock and send the first message (from the open callback)."""
+        self.meter.restart()
+        self.send(send)
+
+    def send(self, send: Callable[[str], Any]) -> None:
+        """Send the next message and note when."""
+        self.sent_at = time.perf_counter_ns()
+        send(ECHO_PAYLOAD)
+
+    def replied(self) -> bool:
+        """Count a reply (timed after the warm-up); return True once the last one is in."""
+        now = time.perf_counter_ns()
+        meter = self.meter
+        if self.replies >= ECHO_WARMUP:
+            meter.samples.append(now - self.sent_at)
+            meter.count += 1
+        self.replies += 1
+        if self.replies == ECHO_WARMUP + meter.n:
+            meter.finish()
+            return True
+        return False
+
+
 def run_wsc_app(meter: Meter, url: str) -> dict[str, Any]:
     """Measure websocket-client's ``WebSocketApp`` (callbacks on its ``run_forever`` thread)."""
     import websocket
 
     if meter.workload == "echo":
-        state = {"i": 0, "t0": 0}
-
-        def send_next(app: Any) -> None:
-            state["t0"] = time.perf_counter_ns()
-            app.send(ECHO_PAYLOAD)
+        echo = _Echo(meter)
 
         def on_open(app: Any) -> None:
-            meter.restart()
-            send_next(app)
+            echo.start(app.send)
 
         def on_echo(app: Any, message: Any) -> None:
-            now = time.perf_counter_ns()
-            i = state["i"]
-            if i >= ECHO_WARMUP:
-                meter.samples.append(now - state["t0"])
-                meter.count += 1
-            state["i"] = i + 1
-            if state["i"] == ECHO_WARMUP + meter.n:
-                meter.finish()
+            if echo.replied():
                 app.close()
             else:
-                send_next(app)
+                echo.send(app.send)
 
         app = websocket.WebSocketApp(url, on_open=on_open, on_message=on_echo)
     else:
@@ -274,29 +294,17 @@ def _ipyws_socket(
         import ipyws.widgets  # noqa: F401
 
     if meter.workload == "echo":
-        state = {"i": 0, "t0": 0}
-
-        def send_next(ws: Any) -> None:
-            state["t0"] = time.perf_counter_ns()
-            ws.send(ECHO_PAYLOAD)
+        echo = _Echo(meter)
 
         def on_open(event: Any) -> None:
-            meter.restart()
-            send_next(event.target)
+            echo.start(event.target.send)
 
         def on_echo(event: Any) -> None:
-            now = time.perf_counter_ns()
-            i = state["i"]
-            if i >= ECHO_WARMUP:
-                meter.samples.append(now - state["t0"])
-                meter.count += 1
-            state["i"] = i + 1
-            if state["i"] == ECHO_WARMUP + meter.n:
-                meter.finish()
+            if echo.replied():
                 event.target.close()
                 on_done()
             else:
-                send_next(event.target)
+                echo.send(event.target.send)
 
         ws = WebSocket(url, onopen=on_open, onmessage=on_echo, onclose=lambda _: on_done())
     else:

@@ -135,7 +135,11 @@ async def _serve(host: str, port: int, until_stdin_closes: bool) -> None:
         # The runner holds our stdin open; EOF means it is gone, so we go too.
         with contextlib.suppress(Exception):
             sys.stdin.read()
-        loop.call_soon_threadsafe(lambda: stop.done() or stop.set_result(None))
+        loop.call_soon_threadsafe(stopping)
+
+    def stopping() -> None:
+        if not stop.done():
+            stop.set_result(None)
 
     loop = asyncio.get_running_loop()
     async with serve(
