@@ -476,23 +476,37 @@ def _handshake(conn: ClientConnection) -> dict[str, Any]:
 
 
 class _IdleHookSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
-    """A selector that calls hooks each time before its loop waits for events."""
+    """A selector that calls hooks each time before its loop waits for events.
+
+    A hook may return a number of seconds: the loop then waits at most that long before
+    the hooks run again (a hook holding back work until a deadline).
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.idle_hooks: list[Callable[[], None]] = []
+        self.idle_hooks: list[Callable[[], float | None]] = []
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        self.run_idle_hooks()
+        limit = self.run_idle_hooks()
+        if limit is not None and (timeout is None or timeout > limit):
+            timeout = limit
         return super().select(timeout)  # type: ignore[no-any-return]
 
-    def run_idle_hooks(self) -> None:
-        """Call every hook; one that raises is logged (the I/O thread must go on)."""
+    def run_idle_hooks(self) -> float | None:
+        """Call every hook; return the shortest wait one asked for (None: no limit).
+
+        A hook that raises is logged: the I/O thread must go on.
+        """
+        limit: float | None = None
         for hook in self.idle_hooks:
             try:
-                hook()
+                wait = hook()
             except Exception:
                 logger.exception("ipyws: an I/O thread idle hook failed")
+                continue
+            if wait is not None and (limit is None or wait < limit):
+                limit = wait
+        return limit
 
 
 class IOThread:
@@ -542,11 +556,12 @@ class IOThread:
             except Exception:
                 logger.exception("ipyws: a call on the I/O thread failed")
 
-    def on_idle(self, hook: Callable[[], None]) -> bool:
+    def on_idle(self, hook: Callable[[], float | None]) -> bool:
         """Call ``hook`` each time the I/O thread is about to wait for events.
 
-        Call it on the I/O thread. Returns False, and never calls ``hook``, where the loop
-        offers no such moment (Windows).
+        If ``hook`` returns a number of seconds, the thread waits at most that long before
+        calling it again. Call this on the I/O thread. Returns False, and never calls
+        ``hook``, where the loop offers no such moment (Windows).
         """
         if self._selector is None:
             return False

@@ -249,6 +249,7 @@ class WebSocket(EventTarget):
         self._queued_bytes = 0  # bytes counted by send(), on the dispatcher's thread
         self._written_bytes = 0  # bytes written, as last reported by the I/O thread
         self._written_seen = 0  # the written count as of the current task
+        self._sync_posted = False  # a _task_sync is queued (set on the I/O thread)
         self._waiters: list[Waiter] = []
         # Waits start on any thread and resolve on the dispatcher's: one lock makes the
         # state check and the registration atomic against a resolution in between.
@@ -443,7 +444,11 @@ class WebSocket(EventTarget):
 
     def _io_written(self, total: int) -> None:
         self._written_bytes = total
-        self._dispatcher.post(self._task_sync, None)
+        # One sync task pending at a time. _task_sync clears the flag before it reads the
+        # count, so a write that finds the flag still set is read by that task.
+        if not self._sync_posted:
+            self._sync_posted = True
+            self._dispatcher.post_lazy(self._task_sync, None)
 
     def _io_closed(
         self, code: int, reason: str, was_clean: bool, error: BaseException | None
@@ -458,6 +463,7 @@ class WebSocket(EventTarget):
     # -- dispatcher side: the tasks that change state and fire events ---------------------
 
     def _task_sync(self, _: None) -> None:
+        self._sync_posted = False
         self._written_seen = self._written_bytes
 
     def _task_open(self, args: tuple[str, str, dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -252,6 +253,18 @@ def test_buffered_amount_reaches_zero_after_writes(wpt: TestServer) -> None:
     assert at_echo[-1] == 0
     remaining = [10, 9, 7, 4]  # bytes of the messages not yet echoed, at echo 1..4
     assert all(a < r for a, r in zip(at_echo, remaining, strict=True)), at_echo
+
+
+def test_buffered_amount_reaches_zero_with_no_event_after_the_write(wpt: TestServer) -> None:
+    """With nothing received after send(), bufferedAmount still drops to 0 between tasks."""
+    ws = _open(wpt.url("/set-cookie"))  # a server that reads and never answers
+    ws.send("x" * 100)
+    deadline = time.monotonic() + WAIT
+    while ws.bufferedAmount and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert ws.bufferedAmount == 0
+    ws.close()
+    closed(ws)
 
 
 def test_buffered_amount_grows_after_close(wpt: TestServer) -> None:

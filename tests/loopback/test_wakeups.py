@@ -8,13 +8,14 @@ import gc
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from ipyws import WebSocket
-from ipyws._dispatch import Dispatcher, defer_wakeups
+from ipyws._dispatch import LAZY_DELAY, Dispatcher, defer_wakeups
 from ipyws._transport import IOThread
 from ipyws._wakeup import LoopWaker
 from tests.loopback.recording import WAIT
@@ -202,6 +203,72 @@ def test_declined_deferral_leaves_wakeups_immediate() -> None:
         assert ran.wait(WAIT)
 
     _on_thread(thread)
+
+
+def test_lazy_post_waits_for_the_delay() -> None:
+    """A lazy post from a deferring thread wakes no one until a flush after LAZY_DELAY."""
+    dispatcher = Dispatcher(None)
+    ran = threading.Event()
+    flushes: list[Callable[[], float | None]] = []
+
+    def deferring_thread() -> None:
+        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        dispatcher.post_lazy(lambda _: ran.set(), None)
+        wait = flushes[0]()
+        assert wait is not None and 0 < wait <= LAZY_DELAY
+        assert not ran.wait(0.2)  # no flush past the deadline yet: nobody woke the dispatcher
+        assert flushes[0]() is None
+        assert ran.wait(WAIT)
+
+    _on_thread(deferring_thread)
+
+
+def test_lazy_post_runs_with_the_next_wakeup_in_order() -> None:
+    """A lazy task runs, first, with the next post's run, before its own delay is up."""
+    dispatcher = Dispatcher(None)
+    ran: list[str] = []
+    done = threading.Event()
+    flushes: list[Callable[[], float | None]] = []
+
+    def deferring_thread() -> None:
+        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        dispatcher.post_lazy(ran.append, "lazy")
+        dispatcher.post(ran.append, "posted")
+        dispatcher.post(lambda _: done.set(), None)
+        flushes[0]()
+        assert done.wait(WAIT)
+        assert ran == ["lazy", "posted"]
+        time.sleep(LAZY_DELAY)
+        assert flushes[0]() is None  # the delay is up; the task already ran: nothing to wake
+
+    _on_thread(deferring_thread)
+
+
+def test_lazy_post_without_deferral_is_a_post() -> None:
+    """On a thread that does not defer its wake-ups, a lazy post runs at once."""
+    dispatcher = Dispatcher(None)
+    ran = threading.Event()
+    dispatcher.post_lazy(lambda _: ran.set(), None)
+    assert ran.wait(WAIT)
+
+
+def test_io_thread_waits_no_longer_than_a_hook_asks() -> None:
+    """An idle hook that returns a wait runs again after it, with no traffic at all."""
+    io = IOThread()
+    try:
+        calls: list[float] = []
+        enough = threading.Event()
+
+        def hook() -> float:
+            calls.append(time.monotonic())
+            if len(calls) >= 5:
+                enough.set()
+            return 0.01
+
+        io.call(io.on_idle, hook)
+        assert enough.wait(WAIT)
+    finally:
+        io.shutdown()
 
 
 def test_io_thread_runs_idle_hooks_and_survives_a_failing_one(
