@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
 
 
-def _run(args: list[str], out: Path) -> tuple[str, list[dict[str, object]]]:
+def _run(args: list[str], out: Path) -> tuple[str, list[dict[str, Any]]]:
     """Run ``python -m benchmarks.run ARGS --out OUT``; return its stdout and its records."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))

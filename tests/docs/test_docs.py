@@ -61,8 +61,8 @@ def test_docs_build_strict(tmp_path: Path) -> None:
         timeout=BUILD_TIMEOUT,
     )
     assert "WARNING" not in result.stderr, result.stderr
-    for page in ("index.html", "reference/api/index.html", "reference/parity/index.html"):
-        assert (site / page).is_file(), page
+    for name in ("index.html", "reference/api/index.html", "reference/parity/index.html"):
+        assert (site / name).is_file(), name
     api = (site / "reference/api/index.html").read_text(encoding="utf-8")
     assert "wait_message" in api and "bufferedAmount" in api
     tour = site / "notebooks/02-websockets-tour/index.html"

@@ -43,6 +43,7 @@ def ip(shell: InteractiveShell) -> Iterator[InteractiveShell]:
     try:
         yield shell
     finally:
+        assert shell.extension_manager is not None  # %load_ext above used it
         if "ipyws" in shell.extension_manager.loaded:
             shell.run_line_magic("unload_ext", "ipyws")
         # %config writes into the shell's config, which the next load would inherit.

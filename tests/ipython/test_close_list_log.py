@@ -18,7 +18,8 @@ TIME = r"\d\d:\d\d:\d\d\.\d\d\d"
 def echo(ip: InteractiveShell, echo_url: str) -> WebSocket:
     """An OPEN socket named `echo` on the echo server."""
     run(ip, f"%ws connect {echo_url} --as echo --no-display")
-    return socket_named(ip, "echo").wait_open(TIMEOUT)
+    ws: WebSocket = socket_named(ip, "echo")
+    return ws.wait_open(TIMEOUT)
 
 
 # -- close ----------------------------------------------------------------------------------

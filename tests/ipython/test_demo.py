@@ -11,10 +11,10 @@ from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import sockets
 from ipyws._magic import WSMagics
-from ipyws.demo import RECORD_FORMAT
+from ipyws.demo import RECORD_FORMAT, DemoServer
 
 
-def _servers(ip: InteractiveShell) -> dict[str, object]:
+def _servers(ip: InteractiveShell) -> dict[str, DemoServer]:
     magics = ip.magics_manager.registry["WSMagics"]
     assert isinstance(magics, WSMagics)
     return {name: server for name, (_, server) in magics._demos.items()}

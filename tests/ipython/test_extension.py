@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
+from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_error
 
 import ipyws
 from ipyws import ReadyState, sockets
@@ -26,8 +26,8 @@ def test_package_exports_the_extension_hooks_in_a_sorted_all() -> None:
 
 def test_load_ext_registers_the_line_and_cell_magic(ip: InteractiveShell) -> None:
     """%load_ext ipyws makes %ws and %%ws available."""
-    assert ip.find_line_magic("ws") is not None
-    assert ip.find_cell_magic("ws") is not None
+    assert find_magic(ip, "line", "ws") is not None
+    assert find_magic(ip, "cell", "ws") is not None
 
 
 def test_loading_twice_is_harmless(
@@ -74,7 +74,7 @@ def test_unload_ext_closes_sockets_stops_demos_and_removes_magics(
     assert one.wait_closed(TIMEOUT).code == 1000
     assert two.wait_closed(TIMEOUT).code in (1000, 1001)
     assert not server.running
-    assert ip.find_line_magic("ws") is None and ip.find_cell_magic("ws") is None
+    assert find_magic(ip, "line", "ws") is None and find_magic(ip, "cell", "ws") is None
     assert "WSMagics" not in ip.magics_manager.registry
     assert completer not in ip.Completer.custom_matchers
     assert magics._pre_run_cell not in ip.events.callbacks["pre_run_cell"]
@@ -105,4 +105,4 @@ def test_unload_hook_without_load_does_nothing(shell: InteractiveShell) -> None:
     """ipyws.unload_ipython_extension on a shell without the magics is a no-op."""
     assert "WSMagics" not in shell.magics_manager.registry
     ipyws.unload_ipython_extension(shell)
-    assert shell.find_line_magic("ws") is None
+    assert find_magic(shell, "line", "ws") is None

@@ -14,7 +14,8 @@ def echo(ip: InteractiveShell, echo_url: str) -> WebSocket:
     """An OPEN socket named `echo` on the echo server, and an empty list `seen`."""
     ip.user_ns["seen"] = []
     run(ip, f"%ws connect {echo_url} --as echo --no-display")
-    return socket_named(ip, "echo").wait_open(TIMEOUT)
+    ws: WebSocket = socket_named(ip, "echo")
+    return ws.wait_open(TIMEOUT)
 
 
 def _roundtrip(ws: WebSocket, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
+from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_error
 
 from ipyws._magic import SUBCOMMANDS
 
@@ -37,7 +37,7 @@ def test_help_flag_prints_the_same_complete_usage(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """%ws --help (and -h) print the docstring %ws? shows."""
-    doc = ip.find_line_magic("ws").__doc__
+    doc = find_magic(ip, "line", "ws").__doc__
     run(ip, "%ws --help")
     assert capsys.readouterr().out == doc + "\n"
     run(ip, "%ws -h")

@@ -25,7 +25,8 @@ async def until(predicate, timeout=30):
 
 def submit_in_cell(kernel: Kernel, code: str, cell_id: str) -> str:
     """Send an execute_request carrying the frontend's cell id, as JupyterLab and Notebook 7 do."""
-    return kernel.submit(code, cell_id=cell_id)
+    msg_id: str = kernel.submit(code, cell_id=cell_id)
+    return msg_id
 
 
 def run_in_cell(kernel: Kernel, code: str, cell_id: str) -> Cell:

@@ -50,8 +50,7 @@ class Recorder:
         return {f"on{kind}": self._record for kind in EVENT_TYPES}
 
     def _record(self, event: Event) -> None:
-        ws = event.target
-        assert isinstance(ws, WebSocket)
+        ws = target_socket(event)
         self.seen.append(
             Seen(
                 event.type,
@@ -118,6 +117,13 @@ class ProbeSocket(WebSocket):
     ) -> None:
         super()._io_closed(code, reason, was_clean, error)
         self.ended.set()
+
+
+def target_socket(event: Event) -> WebSocket:
+    """Return the WebSocket that fired ``event`` (its ``target``, checked to be one)."""
+    ws = event.target
+    assert isinstance(ws, WebSocket)
+    return ws
 
 
 def connect(

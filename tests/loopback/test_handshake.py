@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from ipyws import Event, WebSocket
-from tests.loopback.recording import WAIT, assert_failed, closed, connect
+from tests.loopback.recording import WAIT, assert_failed, closed, connect, target_socket
 from tests.servers import TestServer
 
 
@@ -139,7 +139,9 @@ def test_protocol_is_set_in_onopen(wpt: TestServer) -> None:
     """protocol is already the server's choice when onopen runs (list and str forms)."""
     seen: list[str] = []
     for protocols in ("echo", ["echo", "chat"], ["chat", "echo"]):
-        ws = WebSocket(wpt.url("/echo"), protocols, onopen=lambda e: seen.append(e.target.protocol))
+        ws = WebSocket(
+            wpt.url("/echo"), protocols, onopen=lambda e: seen.append(target_socket(e).protocol)
+        )
         ws.wait_open(timeout=WAIT)
         ws.close()
         assert closed(ws).wasClean
@@ -156,7 +158,7 @@ def test_no_protocol_offered_gives_empty_protocol(wpt: TestServer) -> None:
 def test_permessage_deflate_is_offered_and_reported(wpt: TestServer) -> None:
     """By default permessage-deflate is offered and the server's answer is in extensions."""
     seen: list[str] = []
-    ws = WebSocket(wpt.url("/echo"), onopen=lambda e: seen.append(e.target.extensions))
+    ws = WebSocket(wpt.url("/echo"), onopen=lambda e: seen.append(target_socket(e).extensions))
     ws.wait_open(timeout=WAIT)
     assert seen[0].startswith("permessage-deflate")
     assert ws.extensions == seen[0]
@@ -177,7 +179,8 @@ def test_no_extensions_from_server(wpt: TestServer) -> None:
     """A server that accepts no extension gives extensions "" in onopen."""
     seen: list[str] = []
     ws = WebSocket(
-        wpt.url("/handshake_no_extensions"), onopen=lambda e: seen.append(e.target.extensions)
+        wpt.url("/handshake_no_extensions"),
+        onopen=lambda e: seen.append(target_socket(e).extensions),
     )
     closed(ws)
     assert seen == [""]

@@ -43,10 +43,12 @@ def test_loop_waker_runs_its_callback_on_the_loop_thread(
     created = threading.Event()
     wakers: list[LoopWaker] = []
 
+    def on_wake() -> None:
+        ran_on.append(threading.get_ident())
+        done.set()
+
     def create() -> None:
-        wakers.append(
-            LoopWaker(running_loop, lambda: (ran_on.append(threading.get_ident()), done.set()))
-        )
+        wakers.append(LoopWaker(running_loop, on_wake))
         created.set()
 
     loop_thread: list[int] = []
@@ -176,14 +178,28 @@ def _on_thread(fn: Callable[[], None]) -> None:
     assert not errors, errors
 
 
+Flush = Callable[[], float | None]
+"""What :func:`defer_wakeups` hands ``on_idle``: run it, get how long the thread may wait."""
+
+
+def _defer_into(flushes: list[Flush]) -> None:
+    """Defer the calling thread's wake-ups; keep each flush in ``flushes``, for the test to run."""
+
+    def keep(flush: Flush) -> bool:
+        flushes.append(flush)
+        return True
+
+    defer_wakeups(keep)
+
+
 def test_deferred_wakeups_wait_for_the_threads_flush() -> None:
     """A post from a deferring thread runs only once that thread flushes."""
     dispatcher = Dispatcher(None)
     ran = threading.Event()
-    flushes: list[Callable[[], None]] = []
+    flushes: list[Flush] = []
 
     def deferring_thread() -> None:
-        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        _defer_into(flushes)
         dispatcher.post(lambda _: ran.set(), None)
         assert not ran.wait(0.2)
         flushes[0]()
@@ -209,10 +225,10 @@ def test_lazy_post_waits_for_the_delay() -> None:
     """A lazy post from a deferring thread wakes no one until a flush after LAZY_DELAY."""
     dispatcher = Dispatcher(None)
     ran = threading.Event()
-    flushes: list[Callable[[], float | None]] = []
+    flushes: list[Flush] = []
 
     def deferring_thread() -> None:
-        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        _defer_into(flushes)
         dispatcher.post_lazy(lambda _: ran.set(), None)
         wait = flushes[0]()
         assert wait is not None and 0 < wait <= LAZY_DELAY
@@ -228,10 +244,10 @@ def test_lazy_post_runs_with_the_next_wakeup_in_order() -> None:
     dispatcher = Dispatcher(None)
     ran: list[str] = []
     done = threading.Event()
-    flushes: list[Callable[[], float | None]] = []
+    flushes: list[Flush] = []
 
     def deferring_thread() -> None:
-        defer_wakeups(lambda flush: flushes.append(flush) is None)
+        _defer_into(flushes)
         dispatcher.post_lazy(ran.append, "lazy")
         dispatcher.post(ran.append, "posted")
         dispatcher.post(lambda _: done.set(), None)

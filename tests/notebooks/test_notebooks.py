@@ -10,7 +10,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.notebooks.conftest import NOTEBOOKS
+from tests.notebooks.conftest import NOTEBOOKS, read_notebook
 
 pytestmark = pytest.mark.kernel
 
@@ -24,6 +24,7 @@ def cell(nb: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
     """Return the cell with id ``cell_id``."""
     for candidate in nb.cells:
         if candidate.get("id") == cell_id:
+            assert isinstance(candidate, nbformat.NotebookNode), candidate
             return candidate
     raise AssertionError(f"no cell with id {cell_id!r}")
 
@@ -56,7 +57,7 @@ def test_notebooks_are_stored_clean() -> None:
         "04-magics.ipynb",
     ]
     for name in NOTEBOOK_NAMES:
-        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nb = read_notebook(NOTEBOOKS / name)
         nbformat.validate(nb)
         for code in (c for c in nb.cells if c.cell_type == "code"):
             assert code.outputs == [] and code.execution_count is None, (name, code.id)

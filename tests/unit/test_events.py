@@ -373,7 +373,12 @@ def test_add_event_listener_rejects_non_listener(ws: WebSocket) -> None:
 def test_stop_immediate_propagation(ws: WebSocket) -> None:
     """stopImmediatePropagation() skips the remaining listeners of this dispatch only."""
     calls: list[str] = []
-    ws.addEventListener("x", lambda e: (calls.append("first"), e.stopImmediatePropagation()))
+
+    def first(event: Event) -> None:
+        calls.append("first")
+        event.stopImmediatePropagation()
+
+    ws.addEventListener("x", first)
     ws.addEventListener("x", lambda e: calls.append("second"))
     ws.dispatchEvent(Event("x"))
     ws.dispatchEvent(Event("x"))

@@ -153,9 +153,9 @@ def test_executed_notebook_keeps_the_last_state(tmp_path: Any) -> None:
     )
     specs = KernelSpecManager(kernel_dirs=[str(spec.parent)], ensure_native_kernel=False)
     manager = KernelManager(kernel_name="ipyws-panel-test", kernel_spec_manager=specs)
-    notebook = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(source) for source in SAVED_CELLS]
-    )
+    # nbformat leaves its v4 builders unannotated.
+    cells = [nbformat.v4.new_code_cell(source) for source in SAVED_CELLS]  # type: ignore[no-untyped-call]
+    notebook = nbformat.v4.new_notebook(cells=cells)  # type: ignore[no-untyped-call]
     env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython"), "JUPYTER_PLATFORM_DIRS": "1"}
     client = NotebookClient(notebook, km=manager, timeout=60, store_widget_state=True)
     client.execute(env=env, cwd=str(tmp_path), cleanup_kc=True)  # also shuts the kernel down

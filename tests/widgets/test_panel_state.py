@@ -89,8 +89,12 @@ def test_state_is_live_while_handlers_are_blocked(
     """The panel turns OPEN and counts messages while the socket's own thread is stuck."""
     ticker = start_ticker(rate=200)
     gate = threading.Event()
+
+    def occupy(_: object) -> None:
+        gate.wait(10)
+
     # Occupy the thread that runs the socket's tasks, as a long cell occupies a kernel.
-    current_dispatcher().post(lambda _: gate.wait(10), None)
+    current_dispatcher().post(occupy, None)
     try:
         ws = WebSocket(ticker.url)
         view = widgets.panel(ws)
