@@ -33,6 +33,7 @@ from typing import Any
 from ._wakeup import LoopWaker
 
 __all__ = [
+    "LAZY_DELAY",
     "Dispatcher",
     "current_cell",
     "current_dispatcher",
