@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._blob import Blob
-from ._events import CloseEvent, Event, EventTarget, MessageEvent
+from ._events import CloseEvent, Event, EventTarget, MessageEvent, ReconnectEvent
+from ._reconnect import Reconnect
 from ._transcript import Transcript, load_jsonl
 from ._waiting import WebSocketClosedError
 from ._websocket import ReadyState, WebSocket, sockets
@@ -42,6 +43,8 @@ __all__ = [
     "InvalidStateError",
     "MessageEvent",
     "ReadyState",
+    "Reconnect",
+    "ReconnectEvent",
     "Transcript",
     "WebSocket",
     "WebSocketClosedError",

@@ -122,7 +122,7 @@ class Dispatcher:
         self._progress_waits = 0
         #: The stop condition of the run in progress (see run_pending), for batch tasks.
         self.stop: Callable[[], bool] | None = None
-        self._batches: list[Callable[[Any], None]] = []  # batch tasks running, innermost last
+        self._batches: list[Task] = []  # batch tasks running, innermost last
         # It holds the loop weakly: _loop_dispatchers maps each loop to its dispatcher, and a
         # value that held its key would keep every loop an asyncio.run() ever made alive.
         self._waker = LoopWaker(loop, self.run_pending) if loop is not None else None
@@ -240,9 +240,10 @@ class Dispatcher:
         """Queue ``fn(arg)`` first in line (a batch task that stopped before its end)."""
         self._queue.appendleft((fn, arg))
 
-    def batch_started(self, fn: Callable[[Any], None]) -> None:
-        """Note that the batch task ``fn`` runs (see :meth:`wait_until`); pair with batch_ended."""
-        self._batches.append(fn)
+    def batch_started(self, fn: Callable[[Any], None], arg: Any = None) -> None:
+        """Note that the batch task ``fn(arg)`` runs (see :meth:`wait_until`); pair with
+        :meth:`batch_ended`."""
+        self._batches.append((fn, arg))
 
     def batch_ended(self) -> None:
         """Note that the innermost running batch task has returned."""
@@ -269,7 +270,7 @@ class Dispatcher:
             # A handler waiting in the middle of a batch (a burst of messages): the rest of
             # the batch must be able to run in this wait, first, as it would have run next.
             for batch in reversed(self._batches):
-                self._queue.appendleft((batch, None))
+                self._queue.appendleft(batch)
             try:
                 while True:
                     self._signal.clear()

@@ -18,6 +18,7 @@ __all__ = [
     "EventHandler",
     "EventTarget",
     "MessageEvent",
+    "ReconnectEvent",
     "received_message_event",
 ]
 
@@ -180,6 +181,40 @@ class CloseEvent(Event):
 
     def _fields(self) -> str:
         return f" code={self.code} reason={self.reason!r} wasClean={self.wasClean}"
+
+
+class ReconnectEvent(Event):
+    """Non-standard: the ``reconnect`` event a socket made with ``reconnect=`` fires.
+
+    It comes right after a ``close`` event when the socket will connect again, with
+    ``readyState`` back at CONNECTING: ``attempt`` counts the attempts in a row (1, 2, ...),
+    ``delay`` is the wait in seconds before it starts, and ``code``, ``reason`` and
+    ``wasClean`` repeat the close that ended the previous connection.
+    """
+
+    __slots__ = ("attempt", "code", "delay", "reason", "wasClean")
+
+    def __init__(
+        self,
+        type: str,
+        *,
+        attempt: int = 0,
+        delay: float = 0.0,
+        code: int = 0,
+        reason: str = "",
+        wasClean: bool = False,  # noqa: N803
+        bubbles: bool = False,
+        cancelable: bool = False,
+    ) -> None:
+        super().__init__(type, bubbles=bubbles, cancelable=cancelable)
+        self.attempt = attempt
+        self.delay = delay
+        self.code = code
+        self.reason = reason
+        self.wasClean = wasClean
+
+    def _fields(self) -> str:
+        return f" attempt={self.attempt} delay={self.delay:.3g} code={self.code}"
 
 
 class _Entry:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
-import dataclasses
-import inspect
 import json
 import logging
 import threading
@@ -30,7 +28,6 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ._events import _Entry
 from ._transport import io_thread
 from ._websocket import ReadyState, WebSocket
 
@@ -111,14 +108,32 @@ def _buffered_amount(socket: WebSocket) -> int:
         return int(socket.bufferedAmount)
 
 
+def _seq(record: dict[str, Any] | None) -> int:
+    return -1 if record is None else int(record["seq"])
+
+
 def derive_state(socket: WebSocket) -> dict[str, Any]:
-    """Describe a socket as the I/O side sees it now: state, close details, counters."""
+    """Describe a socket as the I/O side sees it now: state, close details, counters.
+
+    A socket that reconnects shows RECONNECTING (``ready_state`` 0) from the close of one
+    connection until its next attempt starts, with the attempt and when it starts; the
+    close details are those of the latest close.
+    """
     transcript = socket.transcript
     lifecycle = transcript.lifecycle
     opened = lifecycle.get("open")
     closed = lifecycle.get("close")
     error = lifecycle.get("error")
-    if closed is not None:
+    retry = lifecycle.get("reconnect")
+    latest = max(_seq(opened), _seq(closed), _seq(retry))
+    name = ""
+    retry_at = None
+    if retry is not None and latest == _seq(retry):
+        state = ReadyState.CONNECTING
+        retry_at = (retry["time"] + float(retry.get("delay", 0.0))) * 1000.0
+        if retry_at > time.time() * 1000.0:
+            name = "RECONNECTING"
+    elif closed is not None and latest == _seq(closed):
         state = ReadyState.CLOSED
     elif socket.readyState >= ReadyState.CLOSING:
         state = ReadyState.CLOSING  # close() was called on the main thread; no close record yet
@@ -126,11 +141,17 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         state = ReadyState.OPEN
     else:
         state = ReadyState.CONNECTING
+    if error is not None and _seq(error) < _seq(opened):
+        error = None  # a failure of an earlier connection: this one opened since
     code = closed.get("code") if closed else None
+    rtt = socket.rtt
     return {
         "url": socket.url,
-        "state": state.name,
+        "state": name or state.name,
         "ready_state": int(state),
+        "reconnect_attempt": int(retry["attempt"]) if retry else 0,
+        "retry_at": retry_at,
+        "rtt": None if rtt is None else round(rtt * 1000.0, 2),
         "protocol": str(opened.get("protocol", "")) if opened else "",
         "extensions": str(opened.get("extensions", "")) if opened else "",
         "close_code": code,
@@ -145,7 +166,7 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         "bytes_out": transcript.bytes_out,
         "created_at": transcript.created * 1000.0,
         "opened_at": opened["time"] * 1000.0 if opened else None,
-        "closed_at": closed["time"] * 1000.0 if closed else None,
+        "closed_at": closed["time"] * 1000.0 if state == ReadyState.CLOSED and closed else None,
     }
 
 
@@ -180,6 +201,17 @@ def _event_preview(kind: str, fields: dict[str, Any]) -> str:
         )
     if kind == "error":
         return f"Error · {fields.get('message', '')}"
+    if kind == "reconnect":
+        return (
+            f"Reconnecting · attempt {fields.get('attempt')} in "
+            f"{float(fields.get('delay', 0.0)):.1f} s · after close {fields.get('code')}"
+        )
+    if kind in ("ping", "pong"):
+        rtt = fields.get("rtt")
+        said = f" · round trip {rtt * 1000.0:.1f} ms" if rtt is not None else ""
+        return (
+            f"{kind.capitalize()} {fields.get('direction', '')} · {fields.get('size', 0)} B{said}"
+        )
     return kind
 
 
@@ -236,8 +268,9 @@ class Subscriber(Protocol):
 class Feed:
     """What the panels of one socket show, kept current by the :class:`Updater`.
 
-    A feed follows a socket and, after :meth:`reconnect`, the sockets that replace it; its
-    rows (the newest ``log_size``) are what a re-rendered or reloaded view starts from.
+    A feed follows one socket through all its connections (a ``reconnect`` row marks each
+    boundary); its rows (the newest ``log_size``) are what a re-rendered or reloaded view
+    starts from.
     """
 
     def __init__(self, socket: WebSocket, log_size: int = DEFAULT_LOG_SIZE) -> None:
@@ -321,10 +354,10 @@ class Feed:
             )
             skipped -= len(lost)
         self._next_seq = records[-1]["seq"] + 1
-        rows = pending + [record_to_row(r, self._new_row_id(), self.connection) for r in lost]
+        rows = pending + [self._row(r) for r in lost]
         if skipped > 0:
             rows.append(self._gap_row(skipped, records[0]["time"]))
-        rows.extend(record_to_row(r, self._new_row_id(), self.connection) for r in records)
+        rows.extend(self._row(r) for r in records)
         # Spend the data budget on the newest rows; older ones keep their preview only.
         budget = UPDATE_DATA_BUDGET
         for row in reversed(rows):
@@ -336,6 +369,12 @@ class Feed:
                 row["data"] = ""
                 row["partial"] = True
         return rows
+
+    def _row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Make the row of ``record``; a ``reconnect`` record starts the next connection."""
+        if record["type"] == "reconnect":
+            self.connection += 1
+        return record_to_row(record, self._new_row_id(), self.connection)
 
     def _gap_row(self, count: int, when: float) -> dict[str, Any]:
         maxlen = self.socket.transcript.maxlen
@@ -429,88 +468,31 @@ class Feed:
         updater().add(self)
 
     def reconnect(self) -> WebSocket:
-        """Open a new connection to the same URL with the same options; the panel follows it.
+        """Reconnect the socket now (:meth:`WebSocket.reconnect`): the same object connects again.
 
-        The old socket is closed (1000) if it is still open. The new socket gets copies of the
-        old one's listeners (``onmessage`` and ``addEventListener`` ones), each still running
-        in the context of the cell that registered it.
+        Its handlers, listeners, NAME in the namespace and transcript stay; the log shows the
+        boundary between the connections.
         """
-        old = self.socket
-        new = WebSocket(old.url, list(old._protocols) or None, **_constructor_options(old))
-        _copy_listeners(old, new)
-        if old.readyState in (ReadyState.CONNECTING, ReadyState.OPEN):
-            old.close(1000, "reconnect")
-        with self.lock:
-            # Rows of the old connection still unread stay unread: its log is in old.transcript.
-            self.socket = new
-            self.connection += 1
-            self._next_seq = 0
-            # The new socket counts from zero: so do the rate and the current second.
-            self._samples.clear()
-            self._second_start = 0
-            self._pending.append(
-                {
-                    "id": self._new_row_id(),
-                    "conn": self.connection,
-                    "seq": -1,
-                    "time": time.time() * 1000.0,
-                    "size": 0,
-                    "dir": "event",
-                    "type": "reconnect",
-                    "encoding": "text",
-                    "preview": f"Reconnecting · connection #{self.connection} to {new.url}",
-                    "data": "",
-                    "partial": False,
-                }
-            )
-        _feeds[new] = weakref.ref(self)
+        self.socket.reconnect()
         updater().add(self)
-        return new
+        return self.socket
 
     def full_record(self, row_id: int) -> dict[str, Any]:
         """Return the whole message of row ``row_id`` from the transcript, or an ``error``."""
         with self.lock:
             row = next((r for r in self.rows if r["id"] == row_id), None)
-            connection, socket = self.connection, self.socket
+            socket = self.socket
         if row is None or row["seq"] < 0:
             return {"error": "This row is no longer in the panel's log."}
-        if row["conn"] != connection:
-            return {"error": "This row belongs to an earlier connection; see its transcript."}
         for record in socket.transcript.records(since=row["seq"]):
             if record["seq"] == row["seq"]:
-                full = record_to_row(record, row_id, connection)
+                full = record_to_row(record, row_id, row["conn"])
                 if "data" in record and row["type"] in ("text", "binary"):
                     full["data"] = record["data"]
                     full["partial"] = bool(record.get("truncated"))
                 return full
             break
         return {"error": "This message has left ws.transcript (it keeps the newest records)."}
-
-
-def _constructor_options(socket: WebSocket) -> dict[str, Any]:
-    """Return the keyword options that recreate ``socket``'s connection."""
-    accepted = inspect.signature(WebSocket).parameters
-    options = socket._options
-    kwargs = {
-        field.name: getattr(options, field.name)
-        for field in dataclasses.fields(options)
-        if field.name in accepted
-    }
-    if "log_size" in accepted:
-        kwargs["log_size"] = socket.transcript.maxlen
-    return kwargs
-
-
-def _copy_listeners(old: WebSocket, new: WebSocket) -> None:
-    """Give ``new`` copies of ``old``'s listeners, in order, with their registering contexts."""
-    for kind, entries in old._listeners.items():
-        copies = tuple(
-            _Entry(e.callback, e.context, once=e.once, is_attribute=e.is_attribute)
-            for e in entries
-            if not e.removed
-        )
-        if copies:
-            new._listeners[kind] = copies
 
 
 class Updater:

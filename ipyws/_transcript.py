@@ -4,7 +4,9 @@ Chrome's HAR export keeps a socket's frames as ``_webSocketMessages`` entries
 ``{"type": "send" | "receive", "time": <epoch seconds>, "opcode": 1 | 2, "data": str}``
 (binary data base64-encoded). ipyws keeps the same records, adds ``size`` (bytes on the
 wire) and ``seq`` (a running number), and adds lifecycle records of type ``open``, ``error``
-and ``close`` carrying the handshake, the failure or the close code. The panel, ``%ws log``
+and ``close`` carrying the handshake, the failure or the close code; a socket that
+reconnects adds a ``reconnect`` record (attempt, delay, last close code and reason) between
+its connections, and ``log_pings=True`` adds ``ping`` and ``pong`` records. The panel, ``%ws log``
 and the exports all read this one record.
 """
 
@@ -108,6 +110,10 @@ class Transcript:
     def event(self, kind: str, **fields: Any) -> None:
         """Record a lifecycle event (``open``, ``error``, ``close``) with its fields."""
         self.lifecycle[kind] = _to_dict(self._add(kind, 0, None, 0, fields))
+
+    def control(self, kind: str, **fields: Any) -> None:
+        """Record a control frame (``ping``, ``pong``) with its fields (``log_pings=True``)."""
+        self._add(kind, 0, None, 0, fields)
 
     def __len__(self) -> int:
         return len(self._records)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
@@ -19,14 +20,14 @@ import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
+from websockets.frames import BINARY, CONT, PING, PONG, TEXT, CloseCode, Frame
 from websockets.protocol import Event as ProtocolEvent
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -78,6 +79,8 @@ class Options:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     user_agent: str | None = DEFAULT_USER_AGENT
+    #: Report each Ping and Pong frame to the socket (``Sink._io_control``).
+    log_pings: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -87,6 +90,8 @@ class Sink(Protocol):
     def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None: ...
     def _io_message(self, data: str | bytes) -> None: ...
     def _io_written(self, total: int) -> None: ...
+    def _io_rtt(self, seconds: float) -> None: ...
+    def _io_control(self, kind: str, direction: str, size: int, rtt: float | None) -> None: ...
     def _io_closed(
         self, code: int, reason: str, was_clean: bool, error: BaseException | None
     ) -> None: ...
@@ -113,6 +118,11 @@ class _DirectConnection(ClientConnection):
     """
 
     deliver: Callable[[str | bytes], None] | None = None
+    #: Called with the round trip of each answered ping (keepalive or not), in seconds.
+    on_pong: Callable[[float], None] | None = None
+    #: Called for each Ping and Pong frame sent and received (``log_pings``):
+    #: ``(kind, direction, payload size, round trip or None)``.
+    on_control: Callable[[str, str, int, float | None], None] | None = None
     #: Set with ``deliver``: called with what ``deliver`` raised (a failure inside ipyws).
     deliver_failed: Callable[[Exception], None] | None = None
     _mid_message = False  # a fragmented message is arriving through the Assembler
@@ -153,7 +163,37 @@ class _DirectConnection(ClientConnection):
                 self._mid_message = not event.fin
             elif opcode is CONT:
                 self._mid_message = not event.fin
+            elif (opcode is PING or opcode is PONG) and self.on_control is not None:
+                self._report_control(event, opcode is PING)
         super().process_event(event)
+
+    def _report_control(self, frame: Frame, is_ping: bool) -> None:
+        on_control = self.on_control
+        assert on_control is not None
+        size = len(frame.data)
+        if is_ping:
+            # websockets answers a Ping with a Pong carrying the same data, at once.
+            on_control("ping", "received", size, None)
+            on_control("pong", "sent", size, None)
+        elif bytes(frame.data) not in self.pending_pings:
+            on_control("pong", "received", size, None)  # unsolicited: no round trip
+        # A solicited Pong is reported by acknowledge_pings, with its round trip.
+
+    def acknowledge_pings(self, data: bytes) -> None:
+        solicited = data in self.pending_pings
+        super().acknowledge_pings(data)
+        if solicited:
+            if self.on_control is not None:
+                self.on_control("pong", "received", len(data), self.latency)
+            if self.on_pong is not None:
+                self.on_pong(self.latency)
+
+    async def ping(self, data: Any = None) -> Awaitable[float]:
+        pong_received = await super().ping(data)
+        if self.on_control is not None:
+            payload = next(reversed(self.pending_pings), b"")  # the ping just sent
+            self.on_control("ping", "sent", len(payload), None)
+        return pong_received
 
 
 logger = logging.getLogger("ipyws")
@@ -211,6 +251,20 @@ class Connection:
     def fail(self, reason: str) -> None:
         """Fail the connection: drop it without a closing handshake (error + close 1006)."""
         self._io.call(self._fail, reason)
+
+    def ping(self) -> concurrent.futures.Future[float]:
+        """Send a Ping now; the future gets the round trip in seconds when its Pong arrives.
+
+        It fails with ConnectionError when the connection is not open or closes first.
+        """
+        future: concurrent.futures.Future[float] = concurrent.futures.Future()
+        self._io.call(self._ping, future)
+        return future
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the connection is open (read on the I/O thread)."""
+        return self._conn is not None and self._sink is not None
 
     # -- on the I/O thread ----------------------------------------------------------------
 
@@ -271,6 +325,23 @@ class Connection:
             if sink is not None:
                 sink._io_written(written)
         return not outbox
+
+    def _ping(self, future: concurrent.futures.Future[float]) -> None:
+        conn = self._conn
+        if conn is None or self._sink is None or conn.protocol.state is not State.OPEN:
+            future.set_exception(ConnectionError("the connection is not open"))
+            return
+
+        async def round_trip() -> None:
+            try:
+                pong_received = await conn.ping()
+                future.set_result(await pong_received)
+            except ConnectionClosed as exc:
+                future.set_exception(ConnectionError(f"the connection closed: {exc}"))
+            except Exception as exc:  # handed to whoever waits for the round trip
+                future.set_exception(exc)
+
+        asyncio.get_running_loop().create_task(round_trip())
 
     def _fail(self, reason: str) -> None:
         if self._fail_reason is not None:
@@ -336,6 +407,10 @@ class Connection:
             conn._assembling = assembling
             conn.deliver_failed = functools.partial(self._reading_failed, conn)
             conn.deliver = on_message
+        if isinstance(conn, _DirectConnection):
+            conn.on_pong = sink._io_rtt
+            if self._options.log_pings:
+                conn.on_control = sink._io_control
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.
             async for message in conn:
@@ -347,6 +422,7 @@ class Connection:
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
             conn.deliver = conn.deliver_failed = None
+            conn.on_pong = conn.on_control = None
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -522,6 +598,8 @@ class IOThread:
             else asyncio.new_event_loop()
         )
         self.connections: set[Connection] = set()
+        #: Set once shutdown() starts: nothing may open a new connection from then on.
+        self.closing = False
         self._calls: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
         self._waker = LoopWaker(self.loop, self._run_calls)
         self._host_locks: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = (
@@ -577,6 +655,7 @@ class IOThread:
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Close every connection (1001), wait up to ``timeout`` seconds, stop the thread."""
+        self.closing = True
         if not self._thread.is_alive():
             return
         done = threading.Event()

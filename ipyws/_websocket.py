@@ -8,9 +8,12 @@ the ``_io_*`` methods, which only record and post tasks.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import enum
 import ssl as ssl_module
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -30,11 +33,20 @@ from ._events import (
     EventHandler,
     EventTarget,
     MessageEvent,
+    ReconnectEvent,
     received_message_event,
 )
+from ._reconnect import Reconnect, policy_of
 from ._text import to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
-from ._transport import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Connection, Options, io_thread
+from ._transport import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_USER_AGENT,
+    Connection,
+    ConnectionFailedError,
+    Options,
+    io_thread,
+)
 from ._url import parse_websocket_url
 from ._waiting import Waiter, WebSocketClosedError
 from .exceptions import DOMSyntaxError, InvalidAccessError, InvalidStateError
@@ -110,6 +122,10 @@ def _redacted(handshake: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _nothing(_: object) -> None:
+    """A task that does nothing: posting it wakes whoever waits for the dispatcher."""
+
+
 def sockets() -> list[WebSocket]:
     """Return the sockets that are not yet CLOSED, oldest first."""
     with _registry_lock:
@@ -181,7 +197,12 @@ class WebSocket(EventTarget):
         ping_timeout: seconds to wait for a pong before failing (default 20).
         user_agent: the ``User-Agent`` header (None to omit it).
         log_size: records kept in :attr:`transcript` (default 1000).
-        onopen, onmessage, onerror, onclose: handlers, set before anything can fire.
+        reconnect: ``True`` or a :class:`~ipyws.Reconnect` policy to connect again, on this
+            same object, whenever a connection ends without :meth:`close` having been
+            called (see :meth:`reconnect`); default None, the browser's behaviour.
+        log_pings: record each Ping and Pong frame in :attr:`transcript` (default False).
+        onopen, onmessage, onerror, onclose, onreconnect: handlers, set before anything
+            can fire.
     """
 
     CONNECTING: ClassVar[ReadyState] = _Constant(ReadyState.CONNECTING)  # type: ignore[assignment]
@@ -193,6 +214,8 @@ class WebSocket(EventTarget):
     onmessage = EventHandler("message")
     onerror = EventHandler("error")
     onclose = EventHandler("close")
+    #: Non-standard: the ``reconnect`` event handler (see :class:`~ipyws.ReconnectEvent`).
+    onreconnect = EventHandler("reconnect")
 
     _serial_counter: ClassVar[int] = 0
 
@@ -213,13 +236,17 @@ class WebSocket(EventTarget):
         ping_timeout: float | None = 20.0,
         user_agent: str | None = DEFAULT_USER_AGENT,
         log_size: int = DEFAULT_LOG_SIZE,
+        reconnect: bool | Reconnect | None = None,
+        log_pings: bool = False,
         onopen: Callable[[Event], Any] | None = None,
         onmessage: Callable[[MessageEvent], Any] | None = None,
         onerror: Callable[[Event], Any] | None = None,
         onclose: Callable[[CloseEvent], Any] | None = None,
+        onreconnect: Callable[[ReconnectEvent], Any] | None = None,
     ) -> None:
         parsed = parse_websocket_url(url)
         protocol_list = _validate_protocols(protocols)
+        policy = policy_of(reconnect)
         options = Options(
             headers=_headers(headers),
             origin=origin,
@@ -232,6 +259,7 @@ class WebSocket(EventTarget):
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             user_agent=user_agent,
+            log_pings=bool(log_pings),
         )
         super().__init__()
         self._url = parsed.href
@@ -267,6 +295,25 @@ class WebSocket(EventTarget):
         self._cursor_kept = False
         self._cursor_generation = 0
         self._dispatcher: Dispatcher = current_dispatcher()
+        # Reconnecting. On the socket's thread: whether close() stopped it, and the close
+        # of the previous connection (self._close_event is only ever the final close).
+        self._policy = policy
+        self._reconnect_stopped = False
+        self._last_close: CloseEvent | None = None
+        self._attempt = 0  # the attempt of the latest reconnect event
+        self._connections = 1
+        self._rtt: float | None = None
+        # On the I/O thread only: the live connection, the backoff timer, the count of
+        # attempts in a row, when the live connection opened, a reconnect() to do at once,
+        # and whether the final close was reported.
+        self._parsed = parsed
+        self._context = contextvars.copy_context()
+        self._io_connection: Connection | None = None
+        self._io_timer: asyncio.TimerHandle | None = None
+        self._io_attempts = 0
+        self._io_opened_at: float | None = None
+        self._io_now = False
+        self._io_final = False
         #: The bounded record of this socket's traffic (see :class:`ipyws.Transcript`).
         self.transcript = Transcript(log_size, DEFAULT_DATA_LIMIT)
         for name, handler in (
@@ -274,6 +321,7 @@ class WebSocket(EventTarget):
             ("message", onmessage),
             ("error", onerror),
             ("close", onclose),
+            ("reconnect", onreconnect),
         ):
             if handler is not None:
                 self._set_handler(name, handler)
@@ -287,6 +335,7 @@ class WebSocket(EventTarget):
             _open_sockets.add(self)
         _defer_io_wakeups()
         self._connection = Connection(self, parsed, protocol_list, options)
+        self._io_connection = self._connection
         self._connection.start()
 
     def _replace_rerun_sockets(self, cell: tuple[str, str]) -> None:
@@ -379,8 +428,9 @@ class WebSocket(EventTarget):
             )
         state = self._ready_state
         if state == _CONNECTING:
+            again = f" (reconnecting, attempt {self._attempt})" if self._last_close else ""
             raise InvalidStateError(
-                "Still in CONNECTING state: wait for the open event "
+                f"Still in CONNECTING state{again}: wait for the open event "
                 "(onopen, await ws.opened or ws.wait_open()) before calling send()."
             )
         self._queued_bytes += len(payload)
@@ -394,6 +444,9 @@ class WebSocket(EventTarget):
 
         With no arguments an empty Close frame is sent (the peer's echo reports 1005).
         While CONNECTING the connection is failed: ``error`` then ``close`` (1006) follow.
+        On a socket that reconnects it also stops reconnecting, at once, in any state: during
+        a backoff wait (``error`` and ``close`` 1006 follow) and from an ``onclose`` handler
+        (that close event then is the last).
         """
         if code is not None:
             if isinstance(code, bool) or not isinstance(code, int):
@@ -413,6 +466,9 @@ class WebSocket(EventTarget):
                     f"The close reason is {size} bytes long in UTF-8; the limit is 123 bytes."
                 )
         state = self._ready_state
+        if self._may_reconnect:
+            self._stop_reconnecting(state, code, reason)
+            return
         if state in (ReadyState.CLOSING, ReadyState.CLOSED):
             return
         self._ready_state = ReadyState.CLOSING
@@ -423,13 +479,114 @@ class WebSocket(EventTarget):
             code = 1000  # a reason needs a code; the WebSocketStream text picks 1000
         self._connection.close(code, reason or "")
 
+    # -- reconnecting (non-standard) ----------------------------------------------------
+
+    @property
+    def _may_reconnect(self) -> bool:
+        return self._policy is not None or self._connections > 1 or self._io_now
+
+    def _stop_reconnecting(self, state: ReadyState, code: int | None, reason: str | None) -> None:
+        """close() on a socket that reconnects: no further attempt, whatever the I/O side does."""
+        self._reconnect_stopped = True
+        io = io_thread()
+        if state == ReadyState.CLOSED:
+            if self._close_event is None and self._last_close is not None:
+                # From an onclose handler, or before the reconnect event: that close is final.
+                self._finish(self._last_close)
+                io.call(self._io_stop, "quiet", None, None, "")
+            return
+        if state == ReadyState.CLOSING:
+            return
+        self._ready_state = ReadyState.CLOSING
+        if code is None and reason:
+            code = 1000
+        mode = "close" if state == ReadyState.OPEN else "fail"
+        io.call(self._io_stop, mode, self._connection, code, reason or "")
+
+    def reconnect(self) -> None:
+        """Non-standard: end the current connection and connect again at once, on this object.
+
+        What the panel's Reconnect button does, with or without ``reconnect=``: an open
+        connection is closed (1000, ``"reconnect"``), a connecting one failed, a backoff wait
+        cut short, and a CLOSED socket comes back to CONNECTING. Handlers, listeners,
+        transcript and panel stay; events follow as for any reconnect: ``close`` (if a
+        connection was live), ``reconnect`` (delay 0), then ``open`` or ``error`` and ``close``.
+        """
+        self._reconnect_stopped = False
+        self._io_now = True  # read by _may_reconnect at once; the I/O thread takes it over
+        self._opened = False  # a wait for open from now on waits for the new connection
+        if self._close_event is not None:  # CLOSED for good until now: live again
+            self._close_event = None
+            with _registry_lock:
+                _open_sockets.add(self)
+        if self._ready_state == ReadyState.OPEN:
+            self._ready_state = ReadyState.CLOSING
+        io_thread().call(self._io_reconnect_now)
+
+    @property
+    def reconnectAttempt(self) -> int:  # noqa: N802
+        """Non-standard: the attempt of the latest ``reconnect`` event (0 before any)."""
+        return self._attempt
+
+    # -- liveness (non-standard) ----------------------------------------------------------
+
+    @property
+    def rtt(self) -> float | None:
+        """Non-standard: the round trip of the latest answered ping, in seconds (None before).
+
+        Keepalive pings (``ping_interval``) and :meth:`ping` update it; it is a measurement
+        read live from the I/O thread, not state that changes only between tasks.
+        """
+        return self._rtt
+
+    def _ping_future(self) -> Any:
+        if self._ready_state != _OPEN:
+            raise InvalidStateError(
+                f"ping needs an OPEN socket; readyState is {self._ready_state.name}"
+            )
+        future = self._connection.ping()
+        dispatcher = self._dispatcher
+        # A posted task wakes a blocking wait_until, inline or on another thread.
+        future.add_done_callback(lambda _: dispatcher.post(_nothing, None))
+        return future
+
+    async def ping(self, timeout: float | None = 10.0) -> float:
+        """Non-standard: send a Ping now and return the round trip in seconds once its Pong came.
+
+        Raises :class:`InvalidStateError` unless OPEN, ``TimeoutError`` after ``timeout``
+        seconds and ``ConnectionError`` if the connection closes first.
+        """
+        future = asyncio.wrap_future(self._ping_future())
+        try:
+            return float(await asyncio.wait_for(future, timeout))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no pong within {timeout} s") from None
+
+    def wait_ping(self, timeout: float | None = 10.0) -> float:
+        """Non-standard: send a Ping now, block until its Pong, return the round trip in seconds.
+
+        Handlers run meanwhile; raises as :meth:`ping` does.
+        """
+        future = self._ping_future()
+        if not self._dispatcher.wait_until(future.done, timeout):
+            raise TimeoutError(f"no pong within {timeout} s")
+        return float(future.result())
+
     # -- I/O thread side: record and post, never touch state ------------------------------
 
     def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None:
         self.transcript.event(
             "open", protocol=protocol, extensions=extensions, **_redacted(handshake)
         )
-        self._dispatcher.post(self._task_open, (protocol, extensions, handshake))
+        if self._inbox_posted or self._inbox:
+            # An earlier connection's messages still wait for their task: this connection's
+            # go to a new inbox, dispatched only after that connection's close event.
+            self._inbox = deque()
+            self._inbox_posted = False
+        self._io_opened_at = time.monotonic()
+        self._dispatcher.post(
+            self._task_open, (protocol, extensions, handshake, self._io_connection)
+        )
 
     def _io_message(self, data: str | bytes) -> None:
         # The size on the wire: websockets decoded valid UTF-8, so ASCII text (an O(1) check)
@@ -440,7 +597,7 @@ class WebSocket(EventTarget):
         self._inbox.append(data)
         if not self._inbox_posted:
             self._inbox_posted = True
-            self._dispatcher.post(self._task_messages, None)
+            self._dispatcher.post(self._task_messages, self._inbox)
 
     def _io_written(self, total: int) -> None:
         self._written_bytes = total
@@ -458,7 +615,105 @@ class WebSocket(EventTarget):
                 "error", message=str(error) or type(error).__name__, error=type(error).__name__
             )
         self.transcript.event("close", code=code, reason=reason, wasClean=was_clean)
-        self._dispatcher.post(self._task_close, (code, reason, was_clean, error))
+        self._io_connection = None
+        attempt, delay = self._io_next_attempt()
+        self._dispatcher.post(self._task_close, (code, reason, was_clean, error, not attempt))
+        if not attempt:
+            self._io_final = True
+            return
+        self.transcript.event("reconnect", attempt=attempt, delay=delay, code=code, reason=reason)
+        self._dispatcher.post(self._task_reconnect, (attempt, delay, code, reason, was_clean))
+        self._io_timer = io_thread().loop.call_later(delay, self._io_attempt_now)
+
+    def _io_rtt(self, seconds: float) -> None:
+        self._rtt = seconds
+
+    def _io_control(self, kind: str, direction: str, size: int, rtt: float | None) -> None:
+        if rtt is None:
+            self.transcript.control(kind, direction=direction, size=size)
+        else:
+            self.transcript.control(kind, direction=direction, size=size, rtt=rtt)
+
+    def _io_next_attempt(self) -> tuple[int, float]:
+        """Return the next attempt and the wait before it, or (0, 0) when this close is final."""
+        opened_at, self._io_opened_at = self._io_opened_at, None
+        if io_thread().closing:
+            return 0, 0.0
+        if self._io_now:  # reconnect() asked for it
+            self._io_now = False
+            self._io_attempts = 1
+            return 1, 0.0
+        policy = self._policy
+        if policy is None or self._reconnect_stopped:
+            return 0, 0.0
+        if opened_at is not None and time.monotonic() - opened_at >= policy.reset_after:
+            self._io_attempts = 0
+        if policy.gives_up(self._io_attempts):
+            return 0, 0.0
+        self._io_attempts += 1
+        return self._io_attempts, policy.delay(self._io_attempts)
+
+    def _io_attempt_now(self) -> None:
+        """Start the next connection (the backoff wait is over)."""
+        self._io_timer = None
+        if self._reconnect_stopped or io_thread().closing:
+            return  # close() was called: its _io_stop reports the final close
+        connection = Connection(self, self._parsed, self._protocols, self._options)
+        self._io_connection = connection
+        # In the creator's context, as the first connection: its log lines land there too.
+        self._context.copy().run(connection.start)
+
+    def _io_stop(
+        self, mode: str, connection: Connection | None, code: int | None, reason: str
+    ) -> None:
+        """Stop reconnecting: cancel the wait, close or fail the live connection.
+
+        ``mode`` is ``"close"`` (the socket was OPEN on ``connection``), ``"fail"`` (it was
+        CONNECTING) or ``"quiet"`` (its final close event already fired).
+        """
+        self._io_now = False
+        if self._io_timer is not None:
+            self._io_timer.cancel()
+            self._io_timer = None
+        live = self._io_connection
+        if live is not None:
+            if mode == "close" and live is connection and live.is_open:
+                live.close(code, reason)
+            else:
+                live.fail("close() was called before the connection was established")
+        elif mode == "quiet":
+            self._io_final = True
+        elif not self._io_final:
+            error = ConnectionFailedError("close() was called while waiting to reconnect")
+            self._io_closed(1006, "", False, error)
+
+    def _io_reconnect_now(self) -> None:
+        """reconnect(): connect again at once, after closing whatever is live."""
+        if io_thread().closing:
+            return
+        if self._io_timer is not None:
+            self._io_timer.cancel()
+            self._io_now = False
+            self._io_attempt_now()
+            return
+        live = self._io_connection
+        if live is not None:
+            self._io_now = True  # _io_closed reconnects at once
+            if live.is_open:
+                live.close(1000, "reconnect")
+            else:
+                live.fail("reconnect() was called while connecting")
+            return
+        last = self.transcript.lifecycle.get("close") or {}
+        code, reason = int(last.get("code", 1006)), str(last.get("reason", ""))
+        self._io_final = False
+        self._io_now = False
+        self._io_attempts = 1
+        self.transcript.event("reconnect", attempt=1, delay=0.0, code=code, reason=reason)
+        self._dispatcher.post(
+            self._task_reconnect, (1, 0.0, code, reason, bool(last.get("wasClean")))
+        )
+        self._io_attempt_now()
 
     # -- dispatcher side: the tasks that change state and fire events ---------------------
 
@@ -466,11 +721,13 @@ class WebSocket(EventTarget):
         self._sync_posted = False
         self._written_seen = self._written_bytes
 
-    def _task_open(self, args: tuple[str, str, dict[str, Any]]) -> None:
+    def _task_open(self, args: tuple[str, str, dict[str, Any], Connection | None]) -> None:
         self._written_seen = self._written_bytes
         if self._ready_state != ReadyState.CONNECTING:
             return  # close() was called meanwhile; the failure's close task follows
-        self._protocol, self._extensions, self._handshake = args
+        self._protocol, self._extensions, self._handshake, connection = args
+        if connection is not None:
+            self._connection = connection
         self._ready_state = ReadyState.OPEN
         event = Event("open")
         self._dispatch(event, True)
@@ -479,16 +736,16 @@ class WebSocket(EventTarget):
         if self._waiters:
             self._resolve("open", self)
 
-    def _task_messages(self, _: None) -> None:
-        """Dispatch the messages in the inbox, in order: one task per burst, not per message.
+    def _task_messages(self, inbox: deque[str | bytes]) -> None:
+        """Dispatch the messages in ``inbox``, in order: one task per burst, not per message.
 
         As between tasks, a blocking wait on this thread (``wait_message()`` in a sync cell)
         stops the run as soon as its condition holds; the rest stays queued, first in line.
+        Each connection of a socket that reconnects may get its own inbox (see _io_open).
         """
-        inbox = self._inbox
         dispatcher = self._dispatcher
         stop = dispatcher.stop
-        dispatcher.batch_started(self._task_messages)
+        dispatcher.batch_started(self._task_messages, inbox)
         try:
             while True:
                 while inbox:
@@ -497,8 +754,10 @@ class WebSocket(EventTarget):
                     except Exception as exc:
                         report_exception(exc)
                     if stop is not None and inbox and stop():
-                        dispatcher.requeue(self._task_messages, None)
+                        dispatcher.requeue(self._task_messages, inbox)
                         return
+                if inbox is not self._inbox:
+                    return  # an earlier connection's inbox, now empty for good
                 # Cleared, then checked again: a message posted in between saw the flag
                 # still set and posted no task.
                 self._inbox_posted = False
@@ -507,7 +766,7 @@ class WebSocket(EventTarget):
                 self._inbox_posted = True
         except BaseException:
             if inbox:  # KeyboardInterrupt in a handler: the rest must not be stranded
-                dispatcher.requeue(self._task_messages, None)
+                dispatcher.requeue(self._task_messages, inbox)
             raise
         finally:
             dispatcher.batch_ended()
@@ -532,21 +791,51 @@ class WebSocket(EventTarget):
         if self._waiters:
             self._resolve("message", event)
 
-    def _task_close(self, args: tuple[int, str, bool, BaseException | None]) -> None:
-        code, reason, was_clean, error = args
+    def _task_close(self, args: tuple[int, str, bool, BaseException | None, bool]) -> None:
+        code, reason, was_clean, error, final = args
+        if self._close_event is not None:
+            return  # close() already made an earlier close the last one (see _io_stop)
         self._written_seen = self._written_bytes
         self._ready_state = ReadyState.CLOSED
-        with _registry_lock:
-            _open_sockets.discard(self)
+        final = final or self._reconnect_stopped
+        if final:
+            with _registry_lock:
+                _open_sockets.discard(self)
+        else:
+            self._opened = False  # a wait for open now waits for the next connection
         self._error = error
         if error is not None:
             error_event = Event("error")
             error_event.cause = error
             self._dispatch(error_event, True)
         event = CloseEvent("close", wasClean=was_clean, code=code, reason=reason)
-        self._close_event = event
+        self._last_close = event
+        if final:
+            self._close_event = event
         self._dispatch(event, True)
+        if final or self._reconnect_stopped:  # a listener may have called close()
+            self._finish(event)
+
+    def _finish(self, event: CloseEvent) -> None:
+        """Make ``event`` the socket's last close: unregister it, end the waits on it."""
+        self._close_event = event
+        with _registry_lock:
+            _open_sockets.discard(self)
         self._resolve("close", event)
+
+    def _task_reconnect(self, args: tuple[int, float, int, str, bool]) -> None:
+        attempt, delay, code, reason, was_clean = args
+        if self._reconnect_stopped or self._close_event is not None:
+            return
+        self._ready_state = ReadyState.CONNECTING
+        # What the previous connection left unwritten is gone with it.
+        self._queued_bytes = self._written_bytes = self._written_seen = 0
+        self._attempt = attempt
+        self._connections += 1
+        event = ReconnectEvent(
+            "reconnect", attempt=attempt, delay=delay, code=code, reason=reason, wasClean=was_clean
+        )
+        self._dispatch(event, True)
 
     # -- waiting ------------------------------------------------------------------------
 

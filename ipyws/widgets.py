@@ -87,9 +87,20 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
     ).tag(sync=True)
     url = traitlets.Unicode(help="The socket's URL.").tag(sync=True)
     state = traitlets.Unicode(
-        "CONNECTING", help="CONNECTING, OPEN, CLOSING or CLOSED, as the I/O thread sees it."
+        "CONNECTING",
+        help="CONNECTING, OPEN, CLOSING or CLOSED as the I/O thread sees it, or RECONNECTING "
+        "while a socket made with reconnect= waits for its next attempt.",
     ).tag(sync=True)
     ready_state = traitlets.Int(0, help="The state as a number (0-3).").tag(sync=True)
+    reconnect_attempt = traitlets.Int(
+        0, help="The attempt of the latest reconnect (0 before any)."
+    ).tag(sync=True)
+    retry_at = traitlets.Float(
+        None, allow_none=True, help="When the next reconnect attempt starts (ms since the epoch)."
+    ).tag(sync=True)
+    rtt = traitlets.Float(
+        None, allow_none=True, help="Round trip of the latest answered ping, in ms."
+    ).tag(sync=True)
     protocol = traitlets.Unicode(help="The subprotocol the server selected.").tag(sync=True)
     extensions = traitlets.Unicode(help="The extensions the server accepted.").tag(sync=True)
     close_code = traitlets.Int(None, allow_none=True, help="The close code once CLOSED.").tag(
@@ -152,11 +163,11 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
 
     @property
     def socket(self) -> WebSocket:
-        """The socket shown now (a reconnect replaces it)."""
+        """The socket shown (the same object through all its connections)."""
         return self._feed.socket
 
     def reconnect(self) -> WebSocket:
-        """Open a new connection to the same URL and options, shown here; return it."""
+        """Reconnect the socket now (:meth:`WebSocket.reconnect`) and return it."""
         return self._feed.reconnect()
 
     def clear_log(self) -> None:

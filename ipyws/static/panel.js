@@ -112,9 +112,13 @@ function buildHeader(model, root, on, every) {
   const header = h("div", "ipyws-header");
   const top = h("div", "ipyws-top");
   const badge = h("span", "ipyws-badge");
+  const rtt = h("span", "ipyws-rtt");
+  rtt.title = "Round trip of the latest answered ping (keepalive or ws.ping())";
   const url = h("span", "ipyws-url");
   const conn = h("span", "ipyws-conn");
-  top.append(badge, url, conn);
+  top.append(badge, rtt, url, conn);
+  // A socket made with reconnect=: the attempt and a live countdown to the next try.
+  const retryLine = h("div", "ipyws-retry");
   const closeLine = h("div", "ipyws-closeinfo");
   const errorLine = h("div", "ipyws-error");
 
@@ -150,7 +154,7 @@ function buildHeader(model, root, on, every) {
   chart.append(svg, chartLabel);
   chart.title = "Messages per second (in + out) over the last minute";
 
-  header.append(top, closeLine, errorLine, stats, chart);
+  header.append(top, retryLine, closeLine, errorLine, stats, chart);
   root.append(header);
 
   const update = () => {
@@ -162,9 +166,15 @@ function buildHeader(model, root, on, every) {
     url.textContent = model.get("url");
     const n = model.get("connection") || 1;
     conn.textContent = n > 1 ? `connection #${n}` : "";
-    if (state === "CLOSED" && model.get("close_code") !== null) {
+    const ms = model.get("rtt");
+    rtt.textContent = ms === null || ms === undefined ? "" : `RTT ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+    rtt.hidden = !rtt.textContent;
+    updateRetry();
+    const reconnecting = state === "RECONNECTING" || (state === "CONNECTING" && model.get("reconnect_attempt") > 0);
+    if ((state === "CLOSED" || reconnecting) && model.get("close_code") !== null) {
       const reason = model.get("close_reason");
       closeLine.textContent =
+        (reconnecting ? "last close: " : "") +
         `${model.get("close_code")} ${model.get("close_meaning")}` +
         (reason ? ` · reason "${reason}"` : " · no reason") +
         ` · wasClean: ${model.get("was_clean")}`;
@@ -184,6 +194,22 @@ function buildHeader(model, root, on, every) {
     fields.rate.textContent = `${(model.get("rate") || 0).toFixed(1)} msg/s`;
     updateAge();
   };
+  const updateRetry = () => {
+    const state = model.get("state");
+    const attempt = model.get("reconnect_attempt") || 0;
+    const at = model.get("retry_at");
+    if (state === "RECONNECTING" && at !== null && at !== undefined) {
+      const left = Math.max(0, (at - Date.now()) / 1000);
+      retryLine.textContent = `attempt ${attempt} · next try in ${left.toFixed(1)} s`;
+      retryLine.hidden = false;
+    } else if (state === "CONNECTING" && attempt > 0) {
+      retryLine.textContent = `attempt ${attempt} · connecting…`;
+      retryLine.hidden = false;
+    } else {
+      retryLine.textContent = "";
+      retryLine.hidden = true;
+    }
+  };
   const updateAge = () => {
     const created = model.get("created_at");
     const closed = model.get("closed_at");
@@ -202,12 +228,14 @@ function buildHeader(model, root, on, every) {
   for (const key of [
     "state", "url", "connection", "close_code", "close_reason", "close_meaning", "was_clean",
     "error", "protocol", "extensions", "buffered_amount", "messages_in", "messages_out",
-    "bytes_in", "bytes_out", "rate", "created_at", "closed_at",
+    "bytes_in", "bytes_out", "rate", "created_at", "closed_at", "rtt", "reconnect_attempt",
+    "retry_at",
   ]) {
     on(`change:${key}`, update);
   }
   on("change:rate_history", drawChart);
   every(1000, updateAge);
+  every(100, updateRetry);
   update();
   drawChart();
 }
@@ -481,7 +509,7 @@ function buildControls(model, root, on) {
   close.type = "button";
   const reconnect = h("button", "ipyws-reconnect", "Reconnect");
   reconnect.type = "button";
-  reconnect.title = "Open a new connection to the same URL with the same options";
+  reconnect.title = "Connect again now: the same socket, its handlers and log, a new connection";
   closeRow.append(hint, h("span", "ipyws-spacer"), h("span", "ipyws-label", "code"), code, reason, close, reconnect);
   const notice = h("div", "ipyws-notice");
   notice.hidden = true;
@@ -530,6 +558,7 @@ function buildControls(model, root, on) {
   const update = () => {
     const state = model.get("state");
     send.disabled = state !== "OPEN";
+    // A reconnecting socket can be closed during its wait: that stops the attempts.
     close.disabled = state === "CLOSED" || state === "CLOSING";
   };
   on("change:state", update);

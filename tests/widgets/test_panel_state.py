@@ -17,7 +17,7 @@ import pytest
 from widget_helpers import RecordingComm, wait_for
 
 import ipyws
-from ipyws import WebSocket, demo, widgets
+from ipyws import Reconnect, WebSocket, demo, widgets
 from ipyws._dispatch import current_dispatcher
 from ipyws._panel_feed import (
     INTERVAL,
@@ -304,10 +304,10 @@ def test_frontend_actions(comms: list[RecordingComm], echo_server: demo.DemoServ
     )
 
 
-def test_reconnect_follows_the_new_socket(
+def test_reconnect_button_reconnects_the_same_socket(
     comms: list[RecordingComm], echo_server: demo.DemoServer
 ) -> None:
-    """Reconnect opens the same URL with the same options; the panel and listeners follow."""
+    """Reconnect closes the connection and opens a new one on the same object, listeners kept."""
     seen: list[str] = []
     ws = WebSocket(echo_server.url, log_size=77, compression=False)
     ws.addEventListener("message", lambda e: seen.append(e.data))
@@ -315,21 +315,36 @@ def test_reconnect_follows_the_new_socket(
     wait_for(lambda: view.state == "OPEN", what="OPEN")
     ws.wait_open(10)
     view._handle_custom_msg({"action": "reconnect"}, [])
-    new = view.socket
-    assert new is not ws
-    assert new.url == ws.url
-    assert new.transcript.maxlen == 77
-    assert new._options.compression is False
+    assert view.socket is ws
     wait_for(lambda: view.connection == 2 and view.state == "OPEN", what="connection #2 OPEN")
-    assert ws.wait_closed(10).code == 1000
-    new.wait_open(10)
-    new.send("again")
-    wait_for(lambda: seen == ["again"], what="the copied listener")
-    assert widgets.panel(new) is view
+    ws.wait_open(10)
+    ws.send("again")
+    wait_for(lambda: seen == ["again"], what="the listener on the new connection")
+    closes = [r for r in ws.transcript.records() if r["type"] == "close"]
+    assert [(r["code"], r["reason"]) for r in closes] == [(1000, "reconnect")]
     rows = view._feed.snapshot_rows()
     assert "reconnect" in [r["type"] for r in rows]
     assert rows[-1]["conn"] == 2
     assert all(count >= 0 for count in view.rate_history)
+
+
+def test_reconnecting_state_shows_attempt_and_next_try(comms: list[RecordingComm]) -> None:
+    """While a reconnecting socket waits, the panel shows RECONNECTING, the attempt and when."""
+    server = demo.start("echo")
+    url = server.url
+    ws = WebSocket(url, reconnect=Reconnect(initial_delay=30.0, max_delay=30.0, jitter=0.0))
+    view = widgets.panel(ws)
+    ws.wait_open(10)
+    server.stop()
+    wait_for(lambda: view.state == "RECONNECTING", what="RECONNECTING")
+    assert view.reconnect_attempt == 1
+    assert view.ready_state == 0
+    assert view.close_code == 1001
+    assert view.retry_at is not None and view.retry_at > time.time() * 1000.0 + 20_000
+    rows = view._feed.snapshot_rows()
+    assert [r["type"] for r in rows if r["dir"] == "event"][-2:] == ["close", "reconnect"]
+    ws.close()
+    wait_for(lambda: view.state == "CLOSED", what="CLOSED after close()")
 
 
 def test_big_and_binary_messages(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
