@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection as _Collection
 from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
+from . import _display
 from ._blob import Blob
 from ._events import CloseEvent, Event, EventTarget, MessageEvent, ReconnectEvent
 from ._reconnect import Reconnect
@@ -18,16 +21,28 @@ if _TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
+def _panel_display(
+    socket: WebSocket, include: _Collection[str] | None, exclude: _Collection[str] | None
+) -> dict[str, _Any]:
+    """Display a socket as its live panel (imported on first display: widgets are heavy)."""
+    from .widgets import mimebundle
+
+    return mimebundle(socket, include, exclude)
+
+
+_display.register(_panel_display)
+
+
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """Register the ``%ws`` and ``%%ws`` magics: ``%load_ext ipyws``."""
-    from ._magic import load_ipython_extension as load
+    from ._magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """Close the sockets the magics opened, stop their demo servers, remove the magics."""
-    from ._magic import unload_ipython_extension as unload
+    from ._magics import unload_ipython_extension as unload
 
     unload(ipython)
 

@@ -27,6 +27,7 @@ from ._dispatch import (
     defer_wakeups,
     report_exception,
 )
+from ._display import mimebundle
 from ._events import (
     CloseEvent,
     Event,
@@ -1032,8 +1033,6 @@ class WebSocket(EventTarget):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Return the live panel's widget view (in a kernel) plus text and HTML snapshots."""
-        from .widgets import mimebundle  # lazily: ipywidgets and anywidget are heavy imports
-
         return mimebundle(self, include, exclude)
 
     def __repr__(self) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import sys
-import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
+from ._format import format_size, format_time, plural
 from ._panel_feed import (
     DEFAULT_LOG_SIZE,
     MAX_ROWS_PER_UPDATE,
@@ -264,23 +264,6 @@ def _widget_frontend() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
-def _clock(ms: float) -> str:
-    seconds = ms / 1000.0
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{int(ms % 1000):03d}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _summary(socket: WebSocket) -> tuple[dict[str, Any], list[str], list[dict[str, Any]]]:
     """Return the state, the summary lines (state first) and the last rows a snapshot shows."""
     values = derive_state(socket)
@@ -299,8 +282,8 @@ def _summary(socket: WebSocket) -> tuple[dict[str, Any], list[str], list[dict[st
         f" · bufferedAmount: {values['buffered_amount']}"
     )
     lines.append(
-        f"in: {_plural(values['messages_in'], 'message')}, {_size(values['bytes_in'])} · "
-        f"out: {_plural(values['messages_out'], 'message')}, {_size(values['bytes_out'])}"
+        f"in: {plural(values['messages_in'], 'message')}, {format_size(values['bytes_in'])} · "
+        f"out: {plural(values['messages_out'], 'message')}, {format_size(values['bytes_out'])}"
     )
     records = socket.transcript.records(limit=SNAPSHOT_ROWS)
     rows = [record_to_row(r, i, 1) for i, r in enumerate(records)]
@@ -315,12 +298,12 @@ def snapshot_text(socket: WebSocket) -> str:
     _values, lines, rows = _summary(socket)
     out = [repr(socket), *(f"  {line}" for line in lines)]
     if rows:
-        out.append(f"  last {len(rows)} of {_plural(socket.transcript.total, 'record')}:")
+        out.append(f"  last {len(rows)} of {plural(socket.transcript.total, 'record')}:")
         for row in rows:
-            size = _size(row["size"]) if row["dir"] != "event" else ""
+            size = format_size(row["size"]) if row["dir"] != "event" else ""
+            when = format_time(row["time"] / 1000)
             out.append(
-                f"    {_clock(row['time'])} {_GLYPH[row['dir']]} {row['type']:<7} {size:>8}  "
-                f"{row['preview']}"
+                f"    {when} {_GLYPH[row['dir']]} {row['type']:<7} {size:>8}  {row['preview']}"
             )
     return "\n".join(out)
 
@@ -353,10 +336,10 @@ def snapshot_html(socket: WebSocket) -> str:
             "</thead><tbody>"
         )
         for row in rows:
-            size = _size(row["size"]) if row["dir"] != "event" else ""
+            size = format_size(row["size"]) if row["dir"] != "event" else ""
             parts.append(
                 f'<tr><td title="{esc(row["dir"])}">{_GLYPH[row["dir"]]}</td>'
-                f"<td>{esc(_clock(row['time']))}</td><td>{esc(row['type'])}</td>"
+                f"<td>{esc(format_time(row['time'] / 1000))}</td><td>{esc(row['type'])}</td>"
                 f'<td style="text-align: right">{esc(size)}</td>'
                 f'<td style="text-align: left">{esc(row["preview"])}</td></tr>'
             )

@@ -9,7 +9,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import WebSocket
-from ipyws._magic import SocketTable, format_record
+from ipyws._format import format_record
+from ipyws._magics.inspection import SocketTable
 
 TIME = r"\d\d:\d\d:\d\d\.\d\d\d"
 

@@ -10,14 +10,14 @@ from IPython.core.interactiveshell import InteractiveShell
 from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import sockets
-from ipyws._magic import WSMagics
+from ipyws._magics import WSMagics
 from ipyws.demo import RECORD_FORMAT, DemoServer
 
 
 def _servers(ip: InteractiveShell) -> dict[str, DemoServer]:
     magics = ip.magics_manager.registry["WSMagics"]
     assert isinstance(magics, WSMagics)
-    return {name: server for name, (_, server) in magics._demos.items()}
+    return {name: server for name, (_, server) in magics.demo_servers.items()}
 
 
 def test_demo_echo_starts_a_server_and_binds_a_socket_named_after_it(

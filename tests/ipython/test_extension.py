@@ -8,7 +8,7 @@ from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_er
 
 import ipyws
 from ipyws import ReadyState, sockets
-from ipyws._magic import WSMagics, load_ipython_extension
+from ipyws._magics import WSMagics, load_ipython_extension
 
 
 def _magics(shell: InteractiveShell) -> WSMagics:
@@ -38,7 +38,7 @@ def test_loading_twice_is_harmless(
     run(ip, "%load_ext ipyws")
     assert load_ipython_extension(ip) is first
     assert _magics(ip) is first
-    assert sum(type(m).__name__ == "_Completer" for m in ip.Completer.custom_matchers) == 1
+    assert sum(type(m).__name__ == "Completer" for m in ip.Completer.custom_matchers) == 1
     assert ip.events.callbacks["pre_run_cell"].count(first._pre_run_cell) == 1
     assert "already loaded" in capsys.readouterr().out
 
@@ -68,7 +68,7 @@ def test_unload_ext_closes_sockets_stops_demos_and_removes_magics(
     two.wait_open(TIMEOUT)
     magics = _magics(ip)
     completer = magics._completer
-    (_, server) = magics._demos["two"]
+    (_, server) = magics.demo_servers["two"]
     assert server.running
     run(ip, "%unload_ext ipyws")
     assert one.wait_closed(TIMEOUT).code == 1000

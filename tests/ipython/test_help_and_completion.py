@@ -7,7 +7,7 @@ from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_error
 
-from ipyws._magic import SUBCOMMANDS
+from ipyws._magics import SUBCOMMANDS
 
 
 def _complete(ip: InteractiveShell, line: str) -> list[str]:

@@ -111,7 +111,7 @@ def test_handler_output_lands_under_the_on_cell(kernel: Kernel) -> None:
     assert kernel.stdout_of(other.msg_id) == "another cell ran\n"
     (error,) = kernel.errors_of(on.msg_id)
     assert error.ename == "ZeroDivisionError"
-    assert "_magic.py" not in error.text
+    assert "ipyws/_magics" not in error.text
 
 
 def test_handler_moved_by_reconnect_still_prints_under_its_cell(kernel: Kernel) -> None:

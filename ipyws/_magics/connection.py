@@ -1,0 +1,259 @@
+"""``%ws connect``, ``%ws demo`` and ``%ws close``: opening and closing sockets by NAME."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from ..exceptions import DOMException
+from .parsing import Call, Parser, Subcommand, add_show_options, count, port, rate, seconds, size
+
+if TYPE_CHECKING:
+    from .magics import WSMagics
+
+__all__ = ["CLOSE", "CONNECT", "DEMO", "DEMOS"]
+
+#: The demo servers ``%ws demo`` starts.
+DEMOS = ("binary", "chat", "echo", "ticker")
+
+
+# -- %ws connect ---------------------------------------------------------------------------
+
+#: The connection options given as a number or 'none': flag, value type, metavar, help.
+_TUNING: tuple[tuple[str, Callable[[str], float | None], str, str], ...] = (
+    ("--max-size", size, "BYTES", "largest incoming message (default 64 MiB; 'none' for no limit)"),
+    (
+        "--ping-interval",
+        seconds,
+        "S",
+        "seconds between keepalive pings (default 20; 'none' to disable)",
+    ),
+    ("--ping-timeout", seconds, "S", "seconds to wait for a pong (default 20; 'none' to disable)"),
+    ("--open-timeout", seconds, "S", "seconds allowed for the opening handshake (default 30)"),
+    ("--close-timeout", seconds, "S", "seconds to wait for the closing handshake (default 10)"),
+)
+
+
+def connect_parser() -> Parser:
+    """Return the parser of ``%ws connect``."""
+    parser = Parser(
+        "connect",
+        description="Open a WebSocket to URL in the background, bind it to NAME in the user "
+        "namespace and show it. The cell returns at once. Connecting again under the same "
+        "NAME first closes the socket NAME held, and moves its %%ws on handlers to the new one.",
+        epilog="examples:\n"
+        "  %ws connect ws://127.0.0.1:8765/ --as feed\n"
+        "  %ws connect wss://example.org/chat --protocol chat.v2 \\\n"
+        "      --header 'Authorization: Bearer {token}'\n"
+        "  %ws connect {server.url} --binary-type arraybuffer --no-display\n"
+        "  %ws connect wss://localhost:8443/ --insecure     # a self-signed test server",
+    )
+    parser.add_argument("url", metavar="URL", help="ws://, wss://, http:// or https:// URL")
+    parser.add_argument(
+        "--as",
+        dest="name",
+        metavar="NAME",
+        help="the variable to bind (default: WSMagics.default_name, 'ws')",
+    )
+    parser.add_argument(
+        "--protocol",
+        action="append",
+        default=[],
+        metavar="P",
+        help="offer subprotocol P (repeat for several, in order of preference)",
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar='"K: V"',
+        help="add a handshake header (repeatable)",
+    )
+    parser.add_argument("--origin", metavar="O", help="the Origin header (none by default)")
+    add_show_options(parser)
+    options = parser.add_argument_group("connection options")
+    for flag, kind, metavar, text in _TUNING:
+        # Absent unless given ('none' gives None), so WebSocket's own defaults apply.
+        options.add_argument(flag, default=argparse.SUPPRESS, type=kind, metavar=metavar, help=text)
+    options.add_argument(
+        "--no-compression", action="store_true", help="do not offer permessage-deflate"
+    )
+    options.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the wss:// server's certificate (self-signed test servers)",
+    )
+    proxy = options.add_mutually_exclusive_group()
+    proxy.add_argument("--proxy", metavar="URL", help="connect through this proxy")
+    proxy.add_argument("--no-proxy", action="store_true", help="ignore the system proxy settings")
+    options.add_argument(
+        "--user-agent", metavar="UA", help="the User-Agent header ('none' to omit it)"
+    )
+    options.add_argument(
+        "--log-size",
+        type=count,
+        metavar="N",
+        help="transcript records to keep (default: WSMagics.log_size)",
+    )
+    return parser
+
+
+def connect(magics: WSMagics, call: Call) -> None:
+    """Open a socket from the parsed options and bind it to NAME."""
+    prog = "%ws connect"
+    args = call.args
+    headers = []
+    for header in args.header:
+        key, sep, value = header.partition(":")
+        if not sep or not key.strip() or any(c.isspace() for c in key.strip()):
+            raise UsageError(
+                f"{prog}: --header needs 'Name: value', not {header!r} "
+                "(quote it: --header 'Authorization: Bearer xyz')"
+            )
+        headers.append((key.strip(), value.strip()))
+    options: dict[str, Any] = {}
+    if headers:
+        options["headers"] = headers
+    if args.origin is not None:
+        options["origin"] = args.origin
+    for flag, *_ in _TUNING:
+        option = flag[2:].replace("-", "_")
+        if hasattr(args, option):  # absent unless given
+            options[option] = getattr(args, option)
+    if args.no_compression:
+        options["compression"] = False
+    if args.insecure:
+        options["ssl"] = False
+    if args.no_proxy:
+        options["proxy"] = None
+    elif args.proxy is not None:
+        options["proxy"] = args.proxy
+    if args.user_agent is not None:
+        options["user_agent"] = None if args.user_agent.lower() == "none" else args.user_agent
+    magics.open_socket(
+        prog,
+        args.name or magics.default_name,
+        args.url,
+        args.protocol,
+        options,
+        args.binary_type,
+        magics.display_on_connect and not args.no_display,
+        log_size=args.log_size,
+    )
+
+
+CONNECT = Subcommand(
+    "connect", "open a WebSocket, bind it to NAME and show it", connect_parser, connect
+)
+
+
+# -- %ws demo ------------------------------------------------------------------------------
+
+
+def demo_parser() -> Parser:
+    """Return the parser of ``%ws demo``."""
+    parser = Parser(
+        "demo",
+        description="Start a demo server on 127.0.0.1 in this kernel and connect to it: the "
+        "one-line way to try ipyws with no network. echo sends messages back; ticker is a "
+        'JSON price feed (send {"op": "subscribe", "symbol": "ACME"}); chat is a chat room; '
+        "binary sends 16-byte records. Running it again reuses the server.",
+        epilog="examples:\n  %ws demo echo\n  %ws demo ticker --rate 50 --as feed\n"
+        "  %ws demo binary --binary-type arraybuffer",
+    )
+    parser.add_argument("server", metavar="SERVER", choices=DEMOS, help="{" + ",".join(DEMOS) + "}")
+    parser.add_argument(
+        "--as", dest="name", metavar="NAME", help="the variable to bind (default: SERVER)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=rate,
+        metavar="R",
+        help="messages per second, ticker and binary (default 10)",
+    )
+    parser.add_argument("--port", type=port, default=0, help="TCP port (default: any free one)")
+    add_show_options(parser)
+    return parser
+
+
+def demo(magics: WSMagics, call: Call) -> None:
+    """Start (or reuse) a demo server and connect NAME to it."""
+    from ..demo import SERVERS, start
+
+    prog = "%ws demo"
+    args = call.args
+    name = args.name or args.server
+    magics.check_name(name, prog)
+    options = {} if args.rate is None else {"rate": args.rate}
+    key = (args.server, tuple(sorted(options.items())), args.port)
+    current = magics.demo_servers.get(name)
+    if current is not None and current[0] == key and current[1].running:
+        server = current[1]
+    else:
+        if current is not None:
+            magics.retire(name)
+            del magics.demo_servers[name]
+            with contextlib.suppress(TimeoutError):  # a daemon thread: harmless
+                current[1].stop()
+        try:
+            server = start(args.server, port=args.port, **options)
+        except (OSError, TypeError, ValueError) as exc:
+            raise UsageError(f"{prog} {args.server}: {exc}") from None
+        magics.demo_servers[name] = (key, server)
+    print(f"{args.server} demo server at {server.url}: {SERVERS[args.server]}")
+    show = magics.display_on_connect and not args.no_display
+    magics.open_socket(prog, name, server.url, [], {}, args.binary_type, show)
+
+
+DEMO = Subcommand("demo", "start a demo server in the kernel and connect to it", demo_parser, demo)
+
+
+# -- %ws close -----------------------------------------------------------------------------
+
+
+def close_parser() -> Parser:
+    """Return the parser of ``%ws close``."""
+    parser = Parser(
+        "close",
+        description="Start closing NAME; the close event follows. NAME stays bound to the "
+        "closed socket, so its transcript can still be read.",
+        epilog="examples:\n  %ws close feed\n  %ws close feed 1000 done for today\n"
+        '  %ws close feed 4001 "bad token"',
+    )
+    parser.add_argument("name", metavar="NAME", help="the socket's variable name")
+    parser.add_argument("code", metavar="CODE", nargs="?", help="1000, or 3000-4999")
+    parser.add_argument(
+        "reason",
+        metavar="REASON",
+        nargs="*",
+        default=[],  # without a default argparse reports REASON as required
+        help="up to 123 UTF-8 bytes (the rest of the line)",
+    )
+    return parser
+
+
+def close(magics: WSMagics, call: Call) -> None:
+    """Start closing NAME with the given code and reason."""
+    prog = "%ws close"
+    args = call.args
+    ws = magics.socket(args.name, prog)
+    code: int | None = None
+    if args.code is not None:
+        try:
+            code = int(args.code)
+        except ValueError:
+            raise UsageError(
+                f"{prog}: CODE must be a number, 1000 or 3000-4999, not {args.code!r}"
+            ) from None
+    reason = " ".join(args.reason) if args.reason else None
+    try:
+        ws.close(code, reason)
+    except DOMException as exc:
+        raise UsageError(f"{prog}: {exc}") from None
+
+
+CLOSE = Subcommand("close", "start the closing handshake", close_parser, close)

@@ -1,0 +1,197 @@
+"""What every ``%ws`` subcommand is made of: its parser, its summary and the code it runs.
+
+:class:`Parser` is argparse with IPython's manners (errors are one-line
+:class:`~IPython.core.error.UsageError`\\ s, ``--help`` returns to the cell); the value types
+below turn option text into checked values; :class:`Subcommand` ties a parser to its command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import textwrap
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.utils.text import FullEvalFormatter
+
+if TYPE_CHECKING:
+    from .magics import WSMagics
+
+__all__ = [
+    "EVENTS",
+    "Call",
+    "HelpShown",
+    "Parser",
+    "Subcommand",
+    "add_show_options",
+    "count",
+    "interpolate",
+    "port",
+    "rate",
+    "seconds",
+    "size",
+]
+
+#: The events a ``%%ws on`` cell can handle.
+EVENTS = ("open", "message", "error", "close")
+
+
+class HelpShown(Exception):  # noqa: N818 - a signal, not an error
+    """Raised instead of exiting after argparse printed ``--help``."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help text at a fixed width, so ``%ws?`` reads the same everywhere."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=92)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one-line UsageErrors and whose help returns."""
+
+    def __init__(self, subcommand: str, *, cell: bool = False, **kwargs: Any) -> None:
+        prog = f"%{'%' if cell else ''}ws {subcommand}"
+        description = kwargs.pop("description", None)
+        super().__init__(
+            prog=prog,
+            # Raw formatting keeps the examples' lines; the prose is wrapped here instead.
+            description=textwrap.fill(description, 88) if description else None,
+            epilog=kwargs.pop("epilog", None),
+            formatter_class=_Formatter,
+            allow_abbrev=False,
+            **kwargs,
+        )
+
+    def error(self, message: str) -> NoReturn:
+        """Raise a one-line UsageError naming the subcommand and where its help is."""
+        message = " ".join(message.split())
+        raise UsageError(f"{self.prog}: {message}; see {self.prog} --help")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        """Return to the magic instead of ending the process (argparse calls this after help)."""
+        raise HelpShown
+
+    def long_options(self) -> list[str]:
+        """Return the subcommand's ``--`` options, sorted, for completion."""
+        return sorted(
+            option
+            for action in self._actions
+            for option in action.option_strings
+            if option.startswith("--")
+        )
+
+
+@dataclasses.dataclass
+class Call:
+    """One run of a subcommand: the magic's line and cell, and what was parsed from them."""
+
+    line: str
+    #: The line after the subcommand's name, as typed.
+    rest: str
+    cell: str | None
+    #: The user namespace the line is interpolated in (with the caller's locals).
+    namespace: dict[str, Any]
+    #: The parsed arguments (empty for a subcommand that parses its own line).
+    args: argparse.Namespace = dataclasses.field(default_factory=argparse.Namespace)
+
+
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+    """A ``%ws`` subcommand: its name, its one-line summary, its parser and its command."""
+
+    name: str
+    summary: str
+    parser: Callable[[], Parser]
+    run: Callable[[WSMagics, Call], None]
+    #: True when the subcommand takes a cell body (``%%ws NAME``).
+    cell: bool = False
+    #: The parser of the ``%%ws`` form, for subcommands that take a cell body.
+    cell_parser: Callable[[], Parser] | None = None
+    #: True when the command reads ``Call.rest`` itself (the parser only gives its help).
+    raw: bool = False
+
+
+# -- value types ---------------------------------------------------------------------------
+
+
+def seconds(text: str) -> float | None:
+    """Read seconds (a number >= 0), or None for 'none' and 'off'."""
+    if text.lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds (a number >= 0) or 'none', not {text!r}"
+        )
+    return value
+
+
+def size(text: str) -> int | None:
+    """Read a number of bytes (>= 1), or None for 'none' and 'off'."""
+    if text.lower() in ("none", "off"):
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes or 'none', not {text!r}")
+    return int(text)
+
+
+def count(text: str) -> int:
+    """Read a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def rate(text: str) -> float:
+    """Read messages per second (a number > 0)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected messages per second (a number > 0), not {text!r}"
+        )
+    return value
+
+
+def port(text: str) -> int:
+    """Read a TCP port (0-65535)."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port (0-65535), not {text!r}")
+    return int(text)
+
+
+def add_show_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of every subcommand that opens a socket: how it receives and shows."""
+    parser.add_argument(
+        "--binary-type",
+        choices=("blob", "arraybuffer"),
+        help="how binary messages arrive: Blob (default) or bytes",
+    )
+    parser.add_argument(
+        "--no-display",
+        action="store_true",
+        help="do not show the socket (default: WSMagics.display_on_connect)",
+    )
+
+
+def interpolate(text: str, namespace: dict[str, Any]) -> str:
+    """Replace each ``{expression}`` by its value, as IPython does for ``!`` commands.
+
+    As in IPython, the text is left unchanged when any expression fails, which is what lets
+    JSON such as ``{"op": "subscribe"}`` through untouched. ``$name`` is not expanded:
+    dollars are common in messages.
+    """
+    if "{" not in text and "}" not in text:
+        return text
+    try:
+        return FullEvalFormatter().vformat(text, args=[], kwargs=namespace)
+    except Exception:  # the IPython rule: a failed expansion leaves the text as is
+        return text
