@@ -11,14 +11,13 @@ from ._blob import Blob
 from ._events import CloseEvent, Event, EventTarget, MessageEvent, ReconnectEvent
 from ._reconnect import Reconnect
 from ._transcript import Transcript, load_jsonl
+from ._version import __version__
 from ._waiting import WebSocketClosedError
 from ._websocket import ReadyState, WebSocket, sockets
 from .exceptions import DOMException, DOMSyntaxError, InvalidAccessError, InvalidStateError
 
 if _TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
-
-__version__ = "0.1.0"
 
 
 def _panel_display(

@@ -33,6 +33,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from ._url import WebSocketURL
+from ._version import __version__
 from ._wakeup import LoopWaker
 
 __all__ = [
@@ -49,10 +50,9 @@ __all__ = [
 #: notebook needs one so a runaway server cannot exhaust the kernel's memory).
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 
-_VERSION = "0.1.0"
 DEFAULT_USER_AGENT = (
     f"Python/{sys.version_info.major}.{sys.version_info.minor} "
-    f"websockets/{websockets.version.version} ipyws/{_VERSION}"
+    f"websockets/{websockets.version.version} ipyws/{__version__}"
 )
 
 

@@ -1,11 +1,19 @@
-"""The package's layout: its modules import one another without a cycle."""
+"""The package's layout: modules import one another without a cycle; each fact is written once."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import ipyws
+import ipyws._version
+from ipyws._transport import DEFAULT_USER_AGENT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 PACKAGE = Path(ipyws.__file__).parent
 
@@ -69,3 +77,19 @@ def test_modules_import_each_other_without_a_cycle() -> None:
         if module not in done:
             visit(module, [module])
     assert cycles == []
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject.toml reads the version from ipyws/_version.py, and the User-Agent names it."""
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "ipyws/_version.py"
+    assert ipyws.__version__ == ipyws._version.__version__
+    assert f"ipyws/{ipyws.__version__}" in DEFAULT_USER_AGENT.split()
+    written = [
+        path.relative_to(PACKAGE.parent).as_posix()
+        for path in [*PACKAGE.rglob("*.py"), PACKAGE.parent / "pyproject.toml"]
+        if f'"{ipyws.__version__}"' in path.read_text(encoding="utf-8")
+    ]
+    assert written == ["ipyws/_version.py"]
