@@ -10,6 +10,7 @@ from . import _display
 from ._blob import Blob
 from ._events import CloseEvent, Event, EventTarget, MessageEvent, ReconnectEvent
 from ._reconnect import Reconnect
+from ._stats import SocketStats
 from ._transcript import Transcript, load_jsonl
 from ._version import __version__
 from ._waiting import WebSocketClosedError
@@ -59,6 +60,7 @@ __all__ = [
     "ReadyState",
     "Reconnect",
     "ReconnectEvent",
+    "SocketStats",
     "Transcript",
     "WebSocket",
     "WebSocketClosedError",

@@ -98,16 +98,6 @@ def close_meaning(code: int | None) -> str:
     return "Reserved"
 
 
-def _buffered_amount(socket: WebSocket) -> int:
-    """Bytes handed to send() and not yet written, as the I/O thread last reported them."""
-    # bufferedAmount proper only changes between tasks on the main thread; the panel wants
-    # the live value, which the I/O thread's written count gives.
-    try:
-        return max(0, int(socket._queued_bytes) - int(socket._written_bytes))
-    except AttributeError:
-        return int(socket.bufferedAmount)
-
-
 def _seq(record: dict[str, Any] | None) -> int:
     return -1 if record is None else int(record["seq"])
 
@@ -145,6 +135,8 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         error = None  # a failure of an earlier connection: this one opened since
     code = closed.get("code") if closed else None
     rtt = socket.rtt
+    # The live counters (bufferedAmount proper only changes between tasks on the main thread).
+    stats = socket.stats
     return {
         "url": socket.url,
         "state": name or state.name,
@@ -159,12 +151,12 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         "close_reason": str(closed.get("reason", "")) if closed else "",
         "was_clean": bool(closed.get("wasClean")) if closed else None,
         "error": str(error.get("message", "")) if error else "",
-        "buffered_amount": _buffered_amount(socket),
-        "messages_in": transcript.messages_in,
-        "messages_out": transcript.messages_out,
-        "bytes_in": transcript.bytes_in,
-        "bytes_out": transcript.bytes_out,
-        "created_at": transcript.created * 1000.0,
+        "buffered_amount": stats.buffered_amount,
+        "messages_in": stats.messages_in,
+        "messages_out": stats.messages_out,
+        "bytes_in": stats.bytes_in,
+        "bytes_out": stats.bytes_out,
+        "created_at": stats.created * 1000.0,
         "opened_at": opened["time"] * 1000.0 if opened else None,
         "closed_at": closed["time"] * 1000.0 if state == ReadyState.CLOSED and closed else None,
     }

@@ -49,7 +49,7 @@ class Transcript:
         self._records: deque[_Record] = deque(maxlen=maxlen)
         self._data_limit = data_limit
         self._seq = 0
-        self.created = time.time()
+        self.created = _time()
         #: Messages and payload bytes received.
         self.messages_in = 0
         self.bytes_in = 0
@@ -84,7 +84,7 @@ class Transcript:
             extra = {**(extra or {}), "truncated": True}
         seq = self._seq
         self._seq = seq + 1
-        record = (seq, time.time(), kind, opcode, data, size, extra)
+        record = (seq, _time(), kind, opcode, data, size, extra)
         self._records.append(record)
         return record
 
@@ -114,6 +114,32 @@ class Transcript:
     def control(self, kind: str, **fields: Any) -> None:
         """Record a control frame (``ping``, ``pong``) with its fields (``log_pings=True``)."""
         self._add(kind, 0, None, 0, fields)
+
+    def rates(self, window: float = 1.0) -> tuple[float, float, float, float]:
+        """Return messages and bytes per second, received then sent, over the last ``window`` s.
+
+        Read from the kept records, so nothing is counted per message: when the ring holds
+        less than ``window`` seconds of a fast feed, the span it does hold is measured.
+        """
+        now = _time()
+        span = min(window, max(now - self.created, 1e-9))
+        full = len(self._records) == self.maxlen
+        counts = {"receive": [0, 0], "send": [0, 0]}
+        oldest = now
+        for record in reversed(list(self._records)):  # one C-level copy, newest first
+            when = record[1]
+            if when < now - window:
+                break
+            oldest = when
+            count = counts.get(record[2])
+            if count is not None:
+                count[0] += 1
+                count[1] += record[5]
+        else:
+            if full:  # the ring turned over inside the window: measure what it holds
+                span = max(now - oldest, 1e-9)
+        (messages_in, bytes_in), (messages_out, bytes_out) = counts["receive"], counts["send"]
+        return messages_in / span, bytes_in / span, messages_out / span, bytes_out / span
 
     def __len__(self) -> int:
         return len(self._records)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import enum
 import ssl as ssl_module
 import threading
 import time
+import types
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -38,6 +40,7 @@ from ._events import (
     received_message_event,
 )
 from ._reconnect import Reconnect, policy_of
+from ._stats import SocketStats
 from ._text import to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._transport import (
@@ -1030,6 +1033,35 @@ class WebSocket(EventTarget):
     def handshake(self) -> dict[str, Any]:
         """The opening handshake once open: ``{"request": {...}, "response": {...}}`` headers."""
         return self._handshake
+
+    @property
+    def stats(self) -> SocketStats:
+        """Non-standard: a read-only snapshot of the traffic counters, rates and options.
+
+        Read on any thread, at any time: the numbers move while a cell runs (the panel and
+        ``%ws list`` show the same ones). See :class:`~ipyws.SocketStats`.
+        """
+        transcript = self.transcript
+        rate_in, byte_rate_in, rate_out, byte_rate_out = transcript.rates()
+        options = {
+            field.name: getattr(self._options, field.name)
+            for field in dataclasses.fields(self._options)
+            if field.name != "extra"
+        }
+        options.update(log_size=transcript.maxlen, reconnect=self._policy)
+        return SocketStats(
+            messages_in=transcript.messages_in,
+            messages_out=transcript.messages_out,
+            bytes_in=transcript.bytes_in,
+            bytes_out=transcript.bytes_out,
+            rate_in=rate_in,
+            rate_out=rate_out,
+            byte_rate_in=byte_rate_in,
+            byte_rate_out=byte_rate_out,
+            buffered_amount=max(0, self._queued_bytes - self._written_bytes),
+            created=transcript.created,
+            options=types.MappingProxyType(options),
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Return the live panel's widget view (in a kernel) plus text and HTML snapshots."""

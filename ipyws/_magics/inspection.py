@@ -96,18 +96,18 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
     now = time.time()
     rows = []
     for ws in sorted(names, key=lambda w: w.transcript.created):
-        transcript = ws.transcript
+        stats = ws.stats
         rows.append(
             (
                 ", ".join(names[ws]) or "-",
                 ws.url,
                 state_label(ws),
                 ws.protocol or "-",
-                str(transcript.messages_in),
-                str(transcript.messages_out),
-                format_size(transcript.bytes_in),
-                format_size(transcript.bytes_out),
-                format_age(now - transcript.created),
+                str(stats.messages_in),
+                str(stats.messages_out),
+                format_size(stats.bytes_in),
+                format_size(stats.bytes_out),
+                format_age(now - stats.created),
             )
         )
     demos = [

@@ -342,3 +342,30 @@ def test_transcript_masks_credentials_but_handshake_keeps_them(wpt: TestServer) 
     assert sent["Authorization"] == "(redacted)"
     assert dict(ws.handshake["request"]["headers"])["Authorization"] == "Bearer s3cret"
     assert "s3cret" not in str(ws.transcript.records())
+
+
+# -- ws.stats ------------------------------------------------------------------------------------
+
+
+def test_stats_count_the_traffic_and_keep_the_options(wpt: TestServer) -> None:
+    """ws.stats counts messages and bytes each way and keeps the options, read-only and masked."""
+    ws = _open(wpt.url("/echo"), max_size=4096, headers={"Authorization": "Bearer s3cret"})
+    for data in ("hello", b"\x00\x01\x02"):
+        _echo(ws, data)
+    stats = ws.stats
+    assert (stats.messages_in, stats.messages_out) == (2, 2)
+    assert (stats.bytes_in, stats.bytes_out) == (8, 8)
+    assert stats.rate_in > 0 and stats.byte_rate_out > 0
+    assert stats.buffered_amount == 0
+    assert stats.created == ws.transcript.created
+    assert stats.options["max_size"] == 4096
+    assert stats.options["ping_interval"] == 20.0
+    assert stats.options["headers"] == (("Authorization", "Bearer s3cret"),)
+    assert stats.options["log_size"] == ws.transcript.maxlen
+    with pytest.raises(TypeError):
+        stats.options["max_size"] = 1  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        stats.messages_in = 0  # type: ignore[misc]
+    assert "s3cret" not in repr(stats)
+    ws.close()
+    closed(ws)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import ipyws._transcript
 from ipyws import Transcript, WebSocket, load_jsonl
 
 Pair = tuple[WebSocket, Any]
@@ -194,3 +195,57 @@ def test_sent_text_with_lone_surrogate_exports(open_socket: Pair, tmp_path: Path
     path = tmp_path / "log.jsonl"
     ws.transcript.to_jsonl(str(path))
     assert load_jsonl(str(path))[-1]["data"] == "a\ufffd"
+
+
+# -- rates ---------------------------------------------------------------------------------------
+
+
+class _Clock:
+    """Stands in for the transcript's clock: a time the test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    """The transcript's clock, at 100.0 s until the test moves it."""
+    fake = _Clock(100.0)
+    monkeypatch.setattr(ipyws._transcript, "_time", fake)
+    return fake
+
+
+def test_rates_count_the_last_second_each_way(clock: _Clock) -> None:
+    """rates() gives messages and bytes per second, received then sent, over the last second."""
+    transcript = Transcript(10)
+    for when, kind, size in [(100.2, "in", 10), (100.5, "out", 4), (101.3, "in", 7)]:
+        clock.now = when
+        if kind == "in":
+            transcript.received("x" * size, size)
+        else:
+            transcript.sent("x" * size, size)
+    transcript.event("close", code=1000, reason="", wasClean=True)
+    clock.now = 101.5
+    assert transcript.rates() == (1.0, 7.0, 1.0, 4.0)
+
+
+def test_rates_of_a_young_socket_cover_its_life(clock: _Clock) -> None:
+    """A transcript younger than the window measures over its age, not the whole second."""
+    transcript = Transcript(10)
+    clock.now = 100.1
+    transcript.received(b"ab", 2)
+    clock.now = 100.25
+    assert transcript.rates() == pytest.approx((4.0, 8.0, 0.0, 0.0))
+
+
+def test_rates_of_a_ring_that_turned_over_measure_what_it_holds(clock: _Clock) -> None:
+    """When the ring holds less than the window of a fast feed, its own span is measured."""
+    transcript = Transcript(4)
+    for step in range(8):
+        clock.now = 100.0 + step * 0.1
+        transcript.received("x", 1)
+    clock.now = 100.8
+    assert transcript.rates() == pytest.approx((10.0, 10.0, 0.0, 0.0))
