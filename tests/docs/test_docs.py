@@ -104,7 +104,7 @@ def test_readme_quickstart_command_runs(tmp_path: Path) -> None:
     section = _readme_section("Try it (no network needed)")
     first = _FENCE.findall(section)[0][1]
     assert "pip install -e ." in first and first.strip().endswith("python -m ipyws")
-    assert 'pip install -e ".[test]"' in section and "python -m pytest" in section
+    assert "pip install -e . --group dev" in section and "python -m pytest" in section
     result = _run([sys.executable, "-m", "ipyws"], tmp_path)
     assert "message  'Hello, WebSocket!'" in result.stdout
     assert "close    code=1000 reason='done' wasClean=True" in result.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 from pathlib import Path
+from typing import Any
 
 import ipyws
 import ipyws._version
@@ -79,9 +80,16 @@ def test_modules_import_each_other_without_a_cycle() -> None:
     assert cycles == []
 
 
+def _pyproject() -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads(
+        (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    )
+    return project
+
+
 def test_the_version_is_written_once() -> None:
     """pyproject.toml reads the version from ipyws/_version.py, and the User-Agent names it."""
-    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    project = _pyproject()
     assert "version" not in project["project"]
     assert project["project"]["dynamic"] == ["version"]
     assert project["tool"]["hatch"]["version"]["path"] == "ipyws/_version.py"
@@ -93,3 +101,40 @@ def test_the_version_is_written_once() -> None:
         if f'"{ipyws.__version__}"' in path.read_text(encoding="utf-8")
     ]
     assert written == ["ipyws/_version.py"]
+
+
+def test_development_tools_stay_out_of_the_published_metadata() -> None:
+    """Extras carry no test, lint, browser or docs tool; the dev dependency group has them all."""
+    project = _pyproject()
+    published = " ".join(
+        requirement
+        for requirements in project["project"].get("optional-dependencies", {}).values()
+        for requirement in requirements
+    )
+    tools = ("pytest", "ruff", "mypy", "jupyterlab", "notebook", "playwright", "mkdocs")
+    assert [tool for tool in tools if tool in published] == []
+    groups = project["dependency-groups"]
+
+    def members(name: str) -> list[str]:
+        found: list[str] = []
+        for entry in groups[name]:
+            found += members(entry["include-group"]) if isinstance(entry, dict) else [entry]
+        return found
+
+    dev = " ".join(members("dev"))
+    assert [tool for tool in tools if tool not in dev] == []
+
+
+def test_ci_installs_and_runs_what_the_readme_says() -> None:
+    """.ci/run upgrades pip (groups need 25.1), installs --group dev, lints all, runs pytest."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if line.endswith("python -m pytest")]
+    assert "pip install -U pip && pip install -e . --group dev &&" in command
+    ci = (PACKAGE.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    upgrade = ci.index("python -m pip install -q --upgrade pip")
+    install = ci.index("python -m pip install -q -e . --group dev")
+    assert upgrade < install < ci.index("python -m pytest")
+    # The docs' build hooks are code too: linted, formatted and type-checked with the rest.
+    assert "ruff check ipyws tests benchmarks docs/mkdocs_hooks.py" in ci
+    assert "ruff format --check ipyws tests benchmarks docs/mkdocs_hooks.py" in ci
+    assert "mypy docs/mkdocs_hooks.py" in ci
