@@ -13,9 +13,16 @@ from ._reconnect import Reconnect
 from ._stats import SocketStats
 from ._transcript import Transcript, load_jsonl
 from ._version import __version__
-from ._waiting import WebSocketClosedError
 from ._websocket import ReadyState, WebSocket, sockets
-from .exceptions import DOMException, DOMSyntaxError, InvalidAccessError, InvalidStateError
+from .exceptions import (
+    ConnectionFailedError,
+    DOMException,
+    DOMSyntaxError,
+    HandshakeError,
+    InvalidAccessError,
+    InvalidStateError,
+    WebSocketClosedError,
+)
 
 if _TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -50,10 +57,12 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 __all__ = [
     "Blob",
     "CloseEvent",
+    "ConnectionFailedError",
     "DOMException",
     "DOMSyntaxError",
     "Event",
     "EventTarget",
+    "HandshakeError",
     "InvalidAccessError",
     "InvalidStateError",
     "MessageEvent",

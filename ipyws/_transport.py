@@ -36,6 +36,9 @@ from ._url import WebSocketURL
 from ._version import __version__
 from ._wakeup import LoopWaker
 
+# Defined with the others; importable from here as before.
+from .exceptions import ConnectionFailedError, HandshakeError
+
 __all__ = [
     "DEFAULT_MAX_SIZE",
     "Connection",
@@ -54,14 +57,6 @@ DEFAULT_USER_AGENT = (
     f"Python/{sys.version_info.major}.{sys.version_info.minor} "
     f"websockets/{websockets.version.version} ipyws/{__version__}"
 )
-
-
-class HandshakeError(ConnectionError):
-    """The server's handshake response broke a rule the browser enforces."""
-
-
-class ConnectionFailedError(ConnectionError):
-    """The connection was failed on purpose (``close()`` while connecting, shutdown)."""
 
 
 @dataclass(frozen=True)

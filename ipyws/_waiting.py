@@ -13,15 +13,9 @@ import asyncio
 from collections import deque
 from typing import Any
 
+from .exceptions import WebSocketClosedError  # defined with the others; imported from here before
+
 __all__ = ["Waiter", "WebSocketClosedError"]
-
-
-class WebSocketClosedError(ConnectionError):
-    """The socket closed before what was awaited happened; ``event`` is its CloseEvent."""
-
-    def __init__(self, message: str, event: Any = None) -> None:
-        super().__init__(message)
-        self.event = event
 
 
 class Waiter:

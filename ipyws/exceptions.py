@@ -1,22 +1,42 @@
-"""Exceptions raised by :class:`ipyws.WebSocket`, named as the browser names them.
+"""Every exception ipyws defines, in one tree: what the browser throws, and what waits raise.
 
 The WebSocket standard throws ``DOMException`` objects whose ``name`` tells what went wrong.
 ipyws raises instances of :class:`DOMException` subclasses that also derive from the builtin
-that fits the meaning, so both spellings catch them::
+that fits the meaning, so both spellings catch them. The rest are connection errors::
 
-    DOMException
-    ├── DOMSyntaxError       (also ValueError)    name "SyntaxError"
-    ├── InvalidAccessError   (also ValueError)    name "InvalidAccessError"
-    └── InvalidStateError    (also RuntimeError)  name "InvalidStateError"
+    DOMException                                   raised by the constructor, send, close
+    ├── DOMSyntaxError       (also ValueError)     name "SyntaxError"
+    ├── InvalidAccessError   (also ValueError)     name "InvalidAccessError"
+    └── InvalidStateError    (also RuntimeError)   name "InvalidStateError"
+    ConnectionError (builtin)
+    ├── WebSocketClosedError                       raised by wait_*() and the awaitables
+    ├── HandshakeError                             an error event's cause
+    └── ConnectionFailedError                      an error event's cause
 
-Only the constructor, ``send`` and ``close`` raise. Every failure that happens later (DNS,
-refused connection, TLS, handshake, protocol errors) becomes an ``error`` event followed by a
-``close`` event, as in the browser.
+Only the constructor, ``send`` and ``close`` raise a ``DOMException``. Every failure that
+happens later (DNS, refused connection, TLS, handshake, protocol errors) becomes an ``error``
+event followed by a ``close`` event, as in the browser; the ``error`` event's non-standard
+``cause`` holds the exception (one of the two below, or the engine's or the OS's own). The
+waiting helpers (``wait_open()``, ``await ws.opened``, ...) raise
+:class:`WebSocketClosedError` when the socket closes before what they wait for.
 """
 
 from __future__ import annotations
 
-__all__ = ["DOMException", "DOMSyntaxError", "InvalidAccessError", "InvalidStateError"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._events import CloseEvent
+
+__all__ = [
+    "ConnectionFailedError",
+    "DOMException",
+    "DOMSyntaxError",
+    "HandshakeError",
+    "InvalidAccessError",
+    "InvalidStateError",
+    "WebSocketClosedError",
+]
 
 # Legacy numeric codes from the DOM standard's error-name table; scripts still test them.
 _LEGACY_CODES = {
@@ -62,3 +82,23 @@ class InvalidStateError(DOMException, RuntimeError):
     """An ``InvalidStateError`` DOMException: the socket is not in a state for this call."""
 
     name = "InvalidStateError"
+
+
+class WebSocketClosedError(ConnectionError):
+    """The socket closed before what was awaited happened; ``event`` is its CloseEvent."""
+
+    def __init__(self, message: str, event: CloseEvent) -> None:
+        super().__init__(message)
+        #: The socket's close event.
+        self.event = event
+
+    def __reduce__(self) -> tuple[type[WebSocketClosedError], tuple[str, CloseEvent]]:
+        return type(self), (str(self), self.event)
+
+
+class HandshakeError(ConnectionError):
+    """The server's handshake response broke a rule the browser enforces."""
+
+
+class ConnectionFailedError(ConnectionError):
+    """The connection was failed on purpose (``close()`` while connecting, shutdown)."""

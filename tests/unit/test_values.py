@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+import re
+
 import pytest
 
 import ipyws
+import ipyws._transport
+import ipyws._waiting
+import ipyws.exceptions
 from ipyws import Blob, DOMException, DOMSyntaxError, InvalidAccessError, InvalidStateError
 
 # -- Blob -------------------------------------------------------------------------------------
@@ -140,3 +146,30 @@ def test_public_api_names() -> None:
     for name in ["WebSocket", "Blob", "Event", "MessageEvent", "CloseEvent", "DOMException"]:
         assert name in ipyws.__all__
     assert isinstance(ipyws.__version__, str)
+
+
+def test_every_public_exception_lives_in_ipyws_exceptions() -> None:
+    """Each exception ipyws exports is defined in ipyws.exceptions and drawn in its tree."""
+    exported = [v for v in vars(ipyws).values() if isinstance(v, type) and issubclass(v, Exception)]
+    assert {e.__module__ for e in exported} == {"ipyws.exceptions"}
+    assert {e.__name__ for e in exported} == set(ipyws.exceptions.__all__)
+    tree = ipyws.exceptions.__doc__ or ""
+    drawn = set(re.findall(r"^    (?:[├└]── )?(\w+) ", tree, re.MULTILINE))
+    assert {e.__name__ for e in exported} <= drawn
+    assert issubclass(ipyws.WebSocketClosedError, ConnectionError)
+    assert issubclass(ipyws.HandshakeError, ConnectionError)
+    assert issubclass(ipyws.ConnectionFailedError, ConnectionError)
+
+
+def test_exceptions_import_from_their_old_modules() -> None:
+    """The exceptions that moved stay importable from where they were defined before."""
+    assert ipyws._waiting.WebSocketClosedError is ipyws.WebSocketClosedError
+    assert ipyws._transport.HandshakeError is ipyws.HandshakeError
+    assert ipyws._transport.ConnectionFailedError is ipyws.ConnectionFailedError
+
+
+def test_websocket_closed_error_keeps_its_close_event_through_pickle() -> None:
+    """WebSocketClosedError carries the CloseEvent, also after a pickle round trip."""
+    event = ipyws.CloseEvent("close", code=1006, reason="", wasClean=False)
+    error = pickle.loads(pickle.dumps(ipyws.WebSocketClosedError("closed", event)))
+    assert (str(error), error.event.code) == ("closed", 1006)
