@@ -191,6 +191,17 @@ class _DirectConnection(ClientConnection):
         return pong_received
 
 
+def assembler_queue(conn: ClientConnection) -> deque[Frame] | None:
+    """Return the frames websockets' Assembler holds for ``conn``, or None if it has no queue.
+
+    The receive shortcut (:class:`_DirectConnection`) reads this websockets internal (17.x);
+    where a release differs, every message simply takes websockets' own path. A test pins
+    that the shortcut is active on the installed release.
+    """
+    queue = getattr(getattr(getattr(conn, "recv_messages", None), "frames", None), "queue", None)
+    return queue if isinstance(queue, deque) else None
+
+
 logger = logging.getLogger("ipyws")
 
 _CLOSE = object()  # outbox marker: start the closing handshake after everything queued before
@@ -216,6 +227,9 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._conn: ClientConnection | None = None
         self._write_event: asyncio.Event | None = None
+        #: Whether unfragmented messages reach the socket straight from websockets' parser
+        #: (set once open, see :func:`assembler_queue`).
+        self.delivers_directly = False
 
     def start(self) -> None:
         """Start connecting on the I/O thread.
@@ -392,13 +406,10 @@ class Connection:
         sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
         writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
         on_message = sink._io_message
-        # The shortcut reads websockets internals (17.x): where they differ, every message
-        # simply takes websockets' own path below.
-        assembling = getattr(
-            getattr(getattr(conn, "recv_messages", None), "frames", None), "queue", None
-        )
-        if isinstance(conn, _DirectConnection) and isinstance(assembling, deque):
+        assembling = assembler_queue(conn)
+        if isinstance(conn, _DirectConnection) and assembling is not None:
             # Set after _io_open: no message may be reported before the open.
+            self.delivers_directly = True
             conn._assembling = assembling
             conn.deliver_failed = functools.partial(self._reading_failed, conn)
             conn.deliver = on_message

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from ipyws import MessageEvent, WebSocket
@@ -129,3 +130,13 @@ def test_a_wait_inside_a_handler_gets_the_next_message_of_the_burst(sequence_url
     ws.wait_closed(timeout=WAIT)
     assert waited == [EXPECTED[1]]
     assert received == EXPECTED
+
+
+def test_the_shortcut_is_active_on_the_installed_websockets(sequence_url: str) -> None:
+    """On the installed websockets, messages skip the Assembler: the feature check holds."""
+    ws = WebSocket(sequence_url)
+    ws.wait_closed(timeout=WAIT)  # the server sends its sequence and closes
+    assert ws._connection.delivers_directly, (
+        f"websockets {websockets.version.version} changed the internals the receive "
+        "shortcut reads (see ipyws._transport.assembler_queue)"
+    )
