@@ -463,19 +463,25 @@ class Connection:
         return conn
 
     def _close_outcome(self, conn: ClientConnection) -> tuple[int, str, bool, BaseException | None]:
-        protocol = conn.protocol
-        rcvd, sent = protocol.close_rcvd, protocol.close_sent
-        requested = self._close_args is not None
+        """Read how the closed connection ended from websockets' ``close_exc``."""
         if self._fail_reason is not None:
             return CloseCode.ABNORMAL_CLOSURE, "", False, ConnectionFailedError(self._fail_reason)
+        # The close frames received and sent, in which order, and (as its cause) what the
+        # parser raised: websockets' documented account of the closing.
+        outcome = conn.protocol.close_exc
+        rcvd, sent = outcome.rcvd, outcome.sent
+        requested = self._close_args is not None
         # ipyws (websockets) failed the connection: protocol error, message too big, invalid
         # UTF-8, keepalive timeout. The browser fires error, then close 1006 (1009 as sent).
-        if sent is not None and not requested and not protocol.close_rcvd_then_sent:
-            failure: BaseException | None = protocol.parser_exc
-            if failure is None and not isinstance(conn.connection_exc, OSError):
-                # Invalid UTF-8 is found when a message is decoded, not by the parser; a
-                # keepalive timeout leaves no exception (or a TimeoutError on closing).
-                failure = conn.connection_exc
+        if sent is not None and not requested and not outcome.rcvd_then_sent:
+            failure = outcome.__cause__
+            if failure is None:
+                # Invalid UTF-8 is found when a message is decoded, not by the parser: the
+                # connection's close_exc carries that cause. A keepalive timeout leaves none
+                # (or the OSError of the dropped transport).
+                failure = conn.close_exc.__cause__
+                if isinstance(failure, OSError):
+                    failure = None
             cause: BaseException = failure or TimeoutError(
                 sent.reason or f"connection failed with close code {sent.code}"
             )
