@@ -1,7 +1,7 @@
 """Where handlers run: on the loop that created the socket, one task at a time, in order.
 
 The I/O thread never calls user code. It posts *tasks* (open, message, close, ...) to the
-:class:`Dispatcher` of the socket, which runs them where the socket was created:
+``Dispatcher`` of the socket, which runs them where the socket was created:
 
 * in a Jupyter kernel, on the kernel's main asyncio loop, so handlers run between cells and
   during top-level ``await``, never in the middle of a running cell;
@@ -144,7 +144,7 @@ class Dispatcher:
     def post(self, fn: Callable[[Any], None], arg: Any) -> None:
         """Queue ``fn(arg)`` to run on the dispatcher's loop; callable from any thread.
 
-        On a thread that defers its wake-ups (see :func:`defer_wakeups`) the wake-up waits
+        On a thread that defers its wake-ups (see ``defer_wakeups``) the wake-up waits
         for that thread's next flush.
         """
         self._queue.append((fn, arg))
@@ -162,7 +162,7 @@ class Dispatcher:
         For bookkeeping no one waits for (the bytes a write sent, for ``bufferedAmount``):
         on a deferring thread it wakes no one unless nothing else does within the delay.
         An echo's reply, ~100 µs after the write, brings it along; waking the handler's
-        thread for it alone cost 3-5 % of the round trip. Elsewhere it is :meth:`post`.
+        thread for it alone cost 3-5 % of the round trip. Elsewhere it is ``post``.
         """
         deferral: _Deferral | None = getattr(_deferring, "state", None)
         if deferral is None:
@@ -241,8 +241,8 @@ class Dispatcher:
         self._queue.appendleft((fn, arg))
 
     def batch_started(self, fn: Callable[[Any], None], arg: Any = None) -> None:
-        """Note that the batch task ``fn(arg)`` runs (see :meth:`wait_until`); pair with
-        :meth:`batch_ended`."""
+        """Note that the batch task ``fn(arg)`` runs (see ``wait_until``); pair with
+        ``batch_ended``."""
         self._batches.append((fn, arg))
 
     def batch_ended(self) -> None:

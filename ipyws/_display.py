@@ -1,7 +1,7 @@
 """How a socket finds its rich display without the spec layer importing the widget layer.
 
-The socket's ``_repr_mimebundle_`` asks :func:`mimebundle`; the layer that draws sockets
-(``ipyws.widgets``, registered lazily by the package) answers through :func:`register`. Until
+The socket's ``_repr_mimebundle_`` asks ``mimebundle``; the layer that draws sockets
+(``ipyws.widgets``, registered lazily by the package) answers through ``register``. Until
 something is registered a socket shows as its ``repr``.
 """
 

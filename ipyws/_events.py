@@ -35,7 +35,8 @@ def _now_ms() -> float:
 class Event:
     """A DOM event: ``open`` and ``error`` are plain Events.
 
-    ``Event(type)`` makes a synthetic event for :meth:`EventTarget.dispatchEvent`.
+    ``Event(type)`` makes a synthetic event for
+    [`EventTarget.dispatchEvent`][ipyws.EventTarget.dispatchEvent].
     """
 
     __slots__ = (
@@ -98,7 +99,7 @@ class Event:
 
 
 class MessageEvent(Event):
-    """A ``message`` event: ``data`` is a ``str``, a :class:`~ipyws.Blob` or ``bytes``."""
+    """A ``message`` event: ``data`` is a ``str``, a [`Blob`][ipyws.Blob] or ``bytes``."""
 
     __slots__ = ("data", "lastEventId", "origin", "ports", "source")
 
@@ -277,7 +278,7 @@ class EventTarget:
     """The DOM ``EventTarget``: ordered listeners per event type.
 
     Listeners run in registration order; an ``onX`` handler attribute keeps the slot where it
-    was first set. Each listener runs in the :mod:`contextvars` context that was current when
+    was first set. Each listener runs in the ``contextvars`` context that was current when
     it was registered, which is how its output lands under the notebook cell that added it.
     """
 

@@ -1,7 +1,7 @@
 """How ipyws writes values for people: byte sizes, ages, clock times, previews, transcript lines.
 
 One rule per kind of value, shared by the ``%ws`` magics and the panel's text/HTML snapshot.
-Everything a server sent passes through :func:`escape` before it is shown, so a message or a
+Everything a server sent passes through ``escape`` before it is shown, so a message or a
 close reason cannot drive a terminal (ANSI escapes) or break the layout.
 """
 

@@ -3,8 +3,8 @@
 A socket's ``readyState`` changes only on the kernel's main thread, between cells, so a panel
 that read it would freeze while a cell blocks. The feed reads the I/O side instead: the
 transcript (records, counters, and the lifecycle records the I/O thread appends as the
-connection opens, fails and closes). One :class:`Updater` on the ipyws I/O thread's loop wakes
-every :data:`INTERVAL` seconds while some feed is live and lets each feed push what changed
+connection opens, fails and closes). One ``Updater`` on the ipyws I/O thread's loop wakes
+every ``INTERVAL`` seconds while some feed is live and lets each feed push what changed
 since its last push: header values that differ and the log rows that are new, never the whole
 log. A widget trait set from that thread goes out on iopub at once, even while a cell blocks
 (``research/kernel-runtime.md``, Q4).
@@ -258,7 +258,7 @@ class Subscriber(Protocol):
 
 
 class Feed:
-    """What the panels of one socket show, kept current by the :class:`Updater`.
+    """What the panels of one socket show, kept current by the ``Updater``.
 
     A feed follows one socket through all its connections (a ``reconnect`` row marks each
     boundary); its rows (the newest ``log_size``) are what a re-rendered or reloaded view
@@ -460,7 +460,8 @@ class Feed:
         updater().add(self)
 
     def reconnect(self) -> WebSocket:
-        """Reconnect the socket now (:meth:`WebSocket.reconnect`): the same object connects again.
+        """Reconnect the socket now ([`WebSocket.reconnect`][ipyws.WebSocket.reconnect]): the same
+        object connects again.
 
         Its handlers, listeners, NAME in the namespace and transcript stay; the log shows the
         boundary between the connections.

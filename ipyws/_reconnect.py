@@ -1,8 +1,9 @@
 """The reconnect policy: when a socket asked to reconnect tries again, and for how long.
 
-Pure arithmetic, no I/O: the socket (``_websocket.py``) asks :meth:`Reconnect.delay` for the
-wait before each attempt and :meth:`Reconnect.gives_up` whether to stop; whichever transport
-carries the connection, the schedule is the same.
+Pure arithmetic, no I/O: the socket (``_websocket.py``) asks
+[`Reconnect.delay`][ipyws.Reconnect.delay] for the wait before each attempt and
+[`Reconnect.gives_up`][ipyws.Reconnect.gives_up] whether to stop; whichever transport carries the
+connection, the schedule is the same.
 
 The defaults follow the clients users know (reconnecting-websocket, partysocket, websockets'
 ``async for ws in connect()``): about 1 s before the first retry, doubling up to 30 s, each

@@ -187,7 +187,7 @@ class Transcript:
 
 
 def load_jsonl(file: str | IO[str]) -> list[dict[str, Any]]:
-    """Read records written by :meth:`Transcript.to_jsonl` back as a list of dicts."""
+    """Read records written by [`Transcript.to_jsonl`][ipyws.Transcript.to_jsonl] as dicts."""
     if isinstance(file, str):
         with open(file, encoding="utf-8") as fh:
             return load_jsonl(fh)

@@ -2,7 +2,7 @@
 
 A socket on the kernel's own loop dies when a cell blocks longer than the peer's ping timeout
 (it cannot answer pings); on this thread it survives. The transport speaks to its socket only
-through the :class:`Sink` callbacks, always on the I/O thread, and knows nothing of IPython.
+through the ``Sink`` callbacks, always on the I/O thread, and knows nothing of IPython.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ class _DirectConnection(ClientConnection):
     websockets queues every frame in an Assembler that a reader coroutine drains one
     ``await`` per message, pausing and resuming reads every 16 frames. ipyws only forwards
     each message to its socket, and that trip through the loop was a quarter of the I/O
-    thread's time on a feed of small messages. Once :attr:`deliver` is set, an unfragmented
-    text or binary frame is handed over from :meth:`process_event`, while ``data_received``
+    thread's time on a feed of small messages. Once ``deliver`` is set, an unfragmented
+    text or binary frame is handed over from ``process_event``, while ``data_received``
     parses the read. Everything else (fragments, invalid UTF-8, frames arriving while the
     Assembler still holds some) takes websockets' own path, so reassembly, size limits,
     errors and message order stay websockets'.

@@ -29,7 +29,8 @@ class WebSocketURL(NamedTuple):
 
 
 def parse_websocket_url(url: str) -> WebSocketURL:
-    """Parse ``url`` as the WebSocket constructor does, or raise :class:`DOMSyntaxError`.
+    """Parse ``url`` as the WebSocket constructor does, or raise
+    [`DOMSyntaxError`][ipyws.DOMSyntaxError].
 
     ``http`` becomes ``ws`` and ``https`` becomes ``wss``; any other scheme, any fragment
     (even an empty ``#``) and a relative URL (there is no document to resolve it against)

@@ -1,9 +1,9 @@
 """Waiting for a socket: awaitables for asyncio code, blocking helpers for sync cells.
 
-A :class:`Waiter` is resolved by the socket on its dispatcher's thread, right after the
+A ``Waiter`` is resolved by the socket on its dispatcher's thread, right after the
 event it waits for has been dispatched to the listeners. Async waiters live on the loop of
 the coroutine that awaits them (resolved thread-safely when that is another thread); sync
-waiters are polled by :meth:`Dispatcher.wait_until`, which also runs pending handlers when
+waiters are polled by ``Dispatcher.wait_until``, which also runs pending handlers when
 it is called on the dispatcher's own thread.
 """
 

@@ -20,10 +20,10 @@ __all__ = ["LoopWaker"]
 
 
 class LoopWaker:
-    """Run one callback on a loop's thread soon after :meth:`wake`, from any thread.
+    """Run one callback on a loop's thread soon after ``wake``, from any thread.
 
     Wake-ups coalesce: however many arrive before the callback starts, it runs once, in an
-    empty :mod:`contextvars` context. Create it on the loop's thread, or before the loop
+    empty ``contextvars`` context. Create it on the loop's thread, or before the loop
     runs. Where there is no eventfd (macOS, Windows) or the loop has no selector (uvloop,
     proactor), it falls back on ``call_soon_threadsafe``.
     """

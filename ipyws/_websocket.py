@@ -188,7 +188,7 @@ class WebSocket(EventTarget):
         protocols: one subprotocol or a list of them, offered in order.
         headers: extra handshake headers (a mapping or ``(name, value)`` pairs).
         origin: value of the ``Origin`` header (none by default).
-        ssl: an :class:`ssl.SSLContext` for ``wss://`` (certificates are verified by
+        ssl: an ``ssl.SSLContext`` for ``wss://`` (certificates are verified by
             default); ``False`` disables verification, for self-signed test servers.
         proxy: ``True`` (default) uses the system proxy settings, ``None``/``False``
             connects directly, a URL uses that proxy.
@@ -200,13 +200,18 @@ class WebSocket(EventTarget):
         ping_interval: seconds between keepalive pings (default 20, None to disable).
         ping_timeout: seconds to wait for a pong before failing (default 20).
         user_agent: the ``User-Agent`` header (None to omit it).
-        log_size: records kept in :attr:`transcript` (default 1000).
-        reconnect: ``True`` or a :class:`~ipyws.Reconnect` policy to connect again, on this
-            same object, whenever a connection ends without :meth:`close` having been
-            called (see :meth:`reconnect`); default None, the browser's behaviour.
-        log_pings: record each Ping and Pong frame in :attr:`transcript` (default False).
-        onopen, onmessage, onerror, onclose, onreconnect: handlers, set before anything
-            can fire.
+        log_size: records kept in the [`transcript`][ipyws.Transcript] (default 1000).
+        reconnect: ``True`` or a [`Reconnect`][ipyws.Reconnect] policy to connect again, on this
+            same object, whenever a connection ends without [`close`][ipyws.WebSocket.close] having
+            been called (see [`reconnect`][ipyws.WebSocket.reconnect]); default None, the browser's
+            behaviour.
+        log_pings: record each Ping and Pong frame in the [`transcript`][ipyws.Transcript]
+            (default False).
+        onopen: the ``open`` handler (default None); a keyword sets it before anything can fire.
+        onmessage: the ``message`` handler (default None), set before the first message.
+        onerror: the ``error`` handler (default None).
+        onclose: the ``close`` handler (default None).
+        onreconnect: the non-standard ``reconnect`` handler (default None).
     """
 
     CONNECTING: ClassVar[ReadyState] = _Constant(ReadyState.CONNECTING)  # type: ignore[assignment]
@@ -218,7 +223,7 @@ class WebSocket(EventTarget):
     onmessage = EventHandler("message")
     onerror = EventHandler("error")
     onclose = EventHandler("close")
-    #: Non-standard: the ``reconnect`` event handler (see :class:`~ipyws.ReconnectEvent`).
+    #: Non-standard: the ``reconnect`` event handler (see [`ReconnectEvent`][ipyws.ReconnectEvent]).
     onreconnect = EventHandler("reconnect")
 
     _serial_counter: ClassVar[int] = 0
@@ -318,7 +323,7 @@ class WebSocket(EventTarget):
         self._io_opened_at: float | None = None
         self._io_now = False
         self._io_final = False
-        #: The bounded record of this socket's traffic (see :class:`ipyws.Transcript`).
+        #: The bounded record of this socket's traffic (see [`ipyws.Transcript`][ipyws.Transcript]).
         self.transcript = Transcript(log_size, DEFAULT_DATA_LIMIT)
         for name, handler in (
             ("open", onopen),
@@ -371,7 +376,7 @@ class WebSocket(EventTarget):
 
     @property
     def bufferedAmount(self) -> int:  # noqa: N802
-        """Bytes passed to :meth:`send` and not yet written to the network.
+        """Bytes passed to [`send`][ipyws.WebSocket.send] and not yet written to the network.
 
         As in the browser it only drops between tasks (handlers, cells), never while one runs.
         """
@@ -389,7 +394,7 @@ class WebSocket(EventTarget):
 
     @property
     def binaryType(self) -> str:  # noqa: N802
-        """How binary messages arrive: ``"blob"`` gives a :class:`Blob`, ``"arraybuffer"`` bytes."""
+        """How binary messages arrive: ``"blob"`` as [`Blob`][ipyws.Blob], else bytes."""
         return self._binary_type
 
     @binaryType.setter
@@ -408,10 +413,11 @@ class WebSocket(EventTarget):
     # -- methods ------------------------------------------------------------------------
 
     def send(self, data: str | bytes | bytearray | memoryview | Blob) -> None:
-        """Send a message: ``str`` as a text frame; bytes-like or :class:`Blob` as binary.
+        """Send a message: ``str`` as a text frame; bytes-like or [`Blob`][ipyws.Blob] as binary.
 
-        Raises :class:`InvalidStateError` while CONNECTING. After :meth:`close` it sends
-        nothing and raises nothing (``bufferedAmount`` still grows), as in the browser.
+        Raises [`InvalidStateError`][ipyws.InvalidStateError] while CONNECTING. After
+        [`close`][ipyws.WebSocket.close] it sends nothing and raises nothing (``bufferedAmount``
+        still grows), as in the browser.
         """
         if isinstance(data, str):
             try:
@@ -538,8 +544,8 @@ class WebSocket(EventTarget):
     def rtt(self) -> float | None:
         """Non-standard: the round trip of the latest answered ping, in seconds (None before).
 
-        Keepalive pings (``ping_interval``) and :meth:`ping` update it; it is a measurement
-        read live from the I/O thread, not state that changes only between tasks.
+        Keepalive pings (``ping_interval``) and [`ping`][ipyws.WebSocket.ping] update it; it is a
+        measurement read live from the I/O thread, not state that changes only between tasks.
         """
         return self._rtt
 
@@ -557,8 +563,8 @@ class WebSocket(EventTarget):
     async def ping(self, timeout: float | None = 10.0) -> float:
         """Non-standard: send a Ping now and return the round trip in seconds once its Pong came.
 
-        Raises :class:`InvalidStateError` unless OPEN, ``TimeoutError`` after ``timeout``
-        seconds and ``ConnectionError`` if the connection closes first.
+        Raises [`InvalidStateError`][ipyws.InvalidStateError] unless OPEN, ``TimeoutError`` after
+        ``timeout`` seconds and ``ConnectionError`` if the connection closes first.
         """
         future = asyncio.wrap_future(self._ping_future())
         try:
@@ -569,7 +575,7 @@ class WebSocket(EventTarget):
     def wait_ping(self, timeout: float | None = 10.0) -> float:
         """Non-standard: send a Ping now, block until its Pong, return the round trip in seconds.
 
-        Handlers run meanwhile; raises as :meth:`ping` does.
+        Handlers run meanwhile; raises as [`ping`][ipyws.WebSocket.ping] does.
         """
         future = self._ping_future()
         if not self._dispatcher.wait_until(future.done, timeout):
@@ -978,8 +984,8 @@ class WebSocket(EventTarget):
     def wait_open(self, timeout: float | None = 30.0) -> WebSocket:
         """Block until the socket is OPEN and return it; handlers run meanwhile.
 
-        Raises :class:`WebSocketClosedError` if it closes first, ``TimeoutError`` after
-        ``timeout`` seconds.
+        Raises [`WebSocketClosedError`][ipyws.WebSocketClosedError] if it closes first,
+        ``TimeoutError`` after ``timeout`` seconds.
         """
         return self._wait_sync("open", timeout)  # type: ignore[no-any-return]
 

@@ -1,6 +1,7 @@
 """Demo WebSocket servers that run on loopback, with no network access.
 
-Four servers show what a notebook can do with a live socket; :data:`SERVERS` lists them:
+Four servers show what a notebook can do with a live socket; [`SERVERS`][ipyws.demo.SERVERS] lists
+them:
 
 ``echo``
     Sends every message back as it came: text as text, binary as binary. A client's Close
@@ -23,7 +24,7 @@ Four servers show what a notebook can do with a live socket; :data:`SERVERS` lis
 ``binary``
     Binary frames of one 16-byte record each, ``rate`` per second (default 10): the sequence
     number as a big-endian unsigned 64-bit integer, then a big-endian float64 sample of a sine
-    wave (``struct`` format :data:`RECORD_FORMAT`).
+    wave (``struct`` format [`RECORD_FORMAT`][ipyws.demo.RECORD_FORMAT]).
 
 Each server runs on its own asyncio loop in a daemon thread, listens on 127.0.0.1 and
 negotiates permessage-deflate::
@@ -164,7 +165,7 @@ class _Chat(_Service):
 class _Feed(_Service):
     """Produce messages on a clock and push each to the clients that want it.
 
-    Subclasses make the messages (:meth:`_produce`) and say whether they are text. Every
+    Subclasses make the messages (``_produce``) and say whether they are text. Every
     message has a topic; a client gets either every topic or the set it chose.
     """
 
@@ -357,7 +358,7 @@ _SERVICES: Mapping[str, type[_Service]] = {
 SERVERS: Mapping[str, str] = MappingProxyType(
     {name: service.description for name, service in _SERVICES.items()}
 )
-"""The demo servers :func:`start` knows, each name with a one-line description."""
+"""The demo servers [`start`][ipyws.demo.start] knows, each name with a one-line description."""
 
 
 async def _stop_accepting(server: Server) -> None:
@@ -377,8 +378,8 @@ async def _stop_accepting(server: Server) -> None:
 class DemoServer:
     """A demo WebSocket server running on its own asyncio loop in a daemon thread.
 
-    Make one with :func:`start`, which returns once the server is listening. Use it as a
-    context manager, or call :meth:`stop`, to shut it down.
+    Make one with [`start`][ipyws.demo.start], which returns once the server is listening. Use it as
+    a context manager, or call [`stop`][ipyws.demo.DemoServer.stop], to shut it down.
     """
 
     def __init__(
@@ -390,7 +391,7 @@ class DemoServer:
         serve_options: Mapping[str, Any],
     ) -> None:
         self.name = name
-        """The server's name, a key of :data:`SERVERS`."""
+        """The server's name, a key of [`SERVERS`][ipyws.demo.SERVERS]."""
         self.host = host
         """The address the server listens on."""
         self.port = port
@@ -437,7 +438,7 @@ class DemoServer:
             self._ready.set()
 
     async def _serve(self) -> None:
-        """Listen, serve until :meth:`stop`, then close every client with 1001."""
+        """Listen, serve until [`stop`][ipyws.demo.DemoServer.stop], then close clients (1001)."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         async with serve(
@@ -464,7 +465,7 @@ class DemoServer:
     def stop(self, timeout: float = _STOP_TIMEOUT) -> None:
         """Close every client with code 1001, stop listening and wait for the thread to end.
 
-        Calling it again, or after a failed start, does nothing. Raises :class:`TimeoutError`
+        Calling it again, or after a failed start, does nothing. Raises ``TimeoutError``
         if the thread is still running after ``timeout`` seconds.
         """
         loop, stopping = self._loop, self._stopping
@@ -506,14 +507,14 @@ def start(
 ) -> DemoServer:
     """Start the demo server ``name`` in a background thread and return it once it listens.
 
-    ``port=0`` picks a free port; read it from :attr:`DemoServer.port` or
-    :attr:`DemoServer.url`. ``compression`` (``"deflate"`` or ``None``), ``ping_interval`` and
-    ``ping_timeout`` (seconds, ``None`` to disable) are passed to websockets. ``options`` go to
-    the server itself: ``ticker`` takes ``rate`` (messages per second, default 10),
-    ``symbols`` and ``seed`` (for a repeatable random walk); ``binary`` takes ``rate``.
+    ``port=0`` picks a free port; read it from [`DemoServer.port`][ipyws.demo.DemoServer.port] or
+    [`DemoServer.url`][ipyws.demo.DemoServer.url]. ``compression`` (``"deflate"`` or ``None``),
+    ``ping_interval`` and ``ping_timeout`` (seconds, ``None`` to disable) are passed to websockets.
+    ``options`` go to the server itself: ``ticker`` takes ``rate`` (messages per second, default
+    10), ``symbols`` and ``seed`` (for a repeatable random walk); ``binary`` takes ``rate``.
 
-    Raises :class:`ValueError` for an unknown name or a bad option value, :class:`TypeError`
-    for an option the server does not take, and :class:`OSError` if the port is unavailable.
+    Raises ``ValueError`` for an unknown name or a bad option value, ``TypeError``
+    for an option the server does not take, and ``OSError`` if the port is unavailable.
     """
     try:
         service_class = _SERVICES[name]

@@ -1,8 +1,8 @@
 """Every exception ipyws defines, in one tree: what the browser throws, and what waits raise.
 
 The WebSocket standard throws ``DOMException`` objects whose ``name`` tells what went wrong.
-ipyws raises instances of :class:`DOMException` subclasses that also derive from the builtin
-that fits the meaning, so both spellings catch them. The rest are connection errors::
+ipyws raises instances of [`DOMException`][ipyws.DOMException] subclasses that also derive from
+the builtin that fits the meaning, so both spellings catch them. The rest are connection errors::
 
     DOMException                                   raised by the constructor, send, close
     ├── DOMSyntaxError       (also ValueError)     name "SyntaxError"
@@ -18,7 +18,8 @@ happens later (DNS, refused connection, TLS, handshake, protocol errors) becomes
 event followed by a ``close`` event, as in the browser; the ``error`` event's non-standard
 ``cause`` holds the exception (one of the two below, or the engine's or the OS's own). The
 waiting helpers (``wait_open()``, ``await ws.opened``, ...) raise
-:class:`WebSocketClosedError` when the socket closes before what they wait for.
+[`WebSocketClosedError`][ipyws.WebSocketClosedError] when the socket closes before what they
+wait for.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class DOMException(Exception):  # noqa: N818 - the DOM's own name
 
     @property
     def code(self) -> int:
-        """The legacy DOM error code for :attr:`name` (0 when the name has none)."""
+        """The legacy DOM error code for ``name`` (0 when the name has none)."""
         return _LEGACY_CODES.get(self.name, 0)
 
     def __str__(self) -> str:

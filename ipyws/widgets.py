@@ -1,11 +1,12 @@
 """The live panel: a socket's state, counters, rate chart, message log and controls in a notebook.
 
-Displaying a :class:`~ipyws.WebSocket` (the last expression of a cell, ``display(ws)``,
-``%ws connect``) shows its :class:`WebSocketPanel`; :func:`panel` returns that same widget, one
-per socket, so two displays show one live state. For dashboards the parts come separately:
-:class:`Header` (state badge, counters, rate chart), :class:`MessageLog` and :class:`Controls`
-(send box, close, reconnect); all widgets of one socket share one feed, so a reconnect pressed
-in one is followed by all.
+Displaying a [`WebSocket`][ipyws.WebSocket] (the last expression of a cell, ``display(ws)``,
+``%ws connect``) shows its [`WebSocketPanel`][ipyws.widgets.WebSocketPanel];
+[`panel`][ipyws.widgets.panel] returns that same widget, one per socket, so two displays show one
+live state. For dashboards the parts come separately: [`Header`][ipyws.widgets.Header] (state badge,
+counters, rate chart), [`MessageLog`][ipyws.widgets.MessageLog] and
+[`Controls`][ipyws.widgets.Controls] (send box, close, reconnect); all widgets of one socket share
+one feed, so a reconnect pressed in one is followed by all.
 
 The panel is an anywidget: one ES module and one CSS file under ``ipyws/static/``, no build
 step. Its state lives in traits, so a saved notebook shows the last state. It updates from the
@@ -13,7 +14,7 @@ ipyws I/O thread, at most 20 times a second, and stays live while another cell b
 (``docs/panel.md`` explains how). Everything a server sends is shown as text.
 
 Without a widget frontend (terminal IPython, nbconvert) a socket displays as a text/HTML
-snapshot instead: :func:`snapshot_text` and :func:`snapshot_html`.
+snapshot instead: ``snapshot_text`` and ``snapshot_html``.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def _rows_to_json(value: Any, widget: WebSocketPanel) -> list[dict[str, Any]]:
 class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
     """A live view of one WebSocket: state badge, counters, rate chart, message log, controls.
 
-    Use :func:`panel` (or just display the socket) to get the one panel of a socket; build a
-    new ``WebSocketPanel(ws, parts=[...])`` for a second, differently arranged view.
+    Use [`panel`][ipyws.widgets.panel] (or just display the socket) to get the one panel of a
+    socket; build a new ``WebSocketPanel(ws, parts=[...])`` for a second, differently arranged view.
     """
 
     _esm = _STATIC / "panel.js"
@@ -167,7 +168,7 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
         return self._feed.socket
 
     def reconnect(self) -> WebSocket:
-        """Reconnect the socket now (:meth:`WebSocket.reconnect`) and return it."""
+        """Reconnect the socket now ([`reconnect`][ipyws.WebSocket.reconnect]); return it."""
         return self._feed.reconnect()
 
     def clear_log(self) -> None:

@@ -1,8 +1,8 @@
 """The ``%ws`` and ``%%ws`` magics: WebSockets from notebook cells, safe to re-run.
 
-``%load_ext ipyws`` registers one :class:`WSMagics` per shell. It reads like wscat in a
+``%load_ext ipyws`` registers one ``WSMagics`` per shell. It reads like wscat in a
 cell (``%ws connect URL --as feed``, ``%ws send feed hello``), leaves real
-:class:`~ipyws.WebSocket` objects in the user namespace, and keeps just enough state to
+[`WebSocket`][ipyws.WebSocket] objects in the user namespace, and keeps just enough state to
 make every cell idempotent:
 
 * sockets by the NAME they were bound to: connecting again under a NAME closes the
@@ -12,18 +12,18 @@ make every cell idempotent:
   follow their NAME to the new socket when it is reconnected;
 * demo servers by NAME, stopped when replaced and on ``%unload_ext ipyws``.
 
-Every mistake is a one-line :class:`~IPython.core.error.UsageError` saying how to fix it.
+Every mistake is a one-line ``UsageError`` saying how to fix it.
 
 Where things are (IPython's ``core/magics/`` is the model: one module per family, each
 subcommand's parser beside its command):
 
-* ``magics.py``: :class:`WSMagics` (settings, sockets by NAME, dispatch), load and unload;
-* ``parsing.py``: the argparse parts every subcommand shares, and :class:`Subcommand`;
+* ``magics.py``: ``WSMagics`` (settings, sockets by NAME, dispatch), load and unload;
+* ``parsing.py``: the argparse parts every subcommand shares, and ``Subcommand``;
 * ``connection.py`` (connect, demo, close), ``sending.py`` (send), ``inspection.py``
   (list, log), ``handlers.py`` (on, off): the subcommands;
 * ``commands.py``: the table of subcommands; ``completion.py``; ``help.py``.
 
-Values are written for people by :mod:`ipyws._format`, shared with the panel.
+Values are written for people by ``ipyws._format``, shared with the panel.
 """
 
 from __future__ import annotations

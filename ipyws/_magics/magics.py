@@ -102,7 +102,7 @@ class WSMagics(Magics):
         self._installed = True
 
     def uninstall(self) -> None:
-        """Undo :meth:`install`."""
+        """Undo ``install``."""
         if not self._installed:
             return
         self._installed = False

@@ -1,8 +1,8 @@
 """What every ``%ws`` subcommand is made of: its parser, its summary and the code it runs.
 
-:class:`Parser` is argparse with IPython's manners (errors are one-line
-:class:`~IPython.core.error.UsageError`\\ s, ``--help`` returns to the cell); the value types
-below turn option text into checked values; :class:`Subcommand` ties a parser to its command.
+``Parser`` is argparse with IPython's manners (errors are one-line
+``UsageError``s, ``--help`` returns to the cell); the value types
+below turn option text into checked values; ``Subcommand`` ties a parser to its command.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def send_parser(cell: bool = False) -> Parser:
     """Return the parser of ``%ws send`` (or ``%%ws send``), for its help and completion.
 
     DATA is the raw rest of the line, which argparse (and shlex) would mangle, so
-    :func:`split_send` parses the real thing.
+    ``split_send`` parses the real thing.
     """
     if cell:
         description = (
