@@ -1,4 +1,4 @@
-"""A socket's traffic at a glance: :class:`SocketStats`, what ``ws.stats`` returns.
+"""A socket's traffic at a glance: [`SocketStats`][ipyws.SocketStats], what ``ws.stats`` returns.
 
 The panel, ``%ws list`` and users read the same numbers from here, never the socket's
 private counters. Each read of ``ws.stats`` is a new snapshot, taken on any thread: the
@@ -19,7 +19,7 @@ __all__ = ["SocketStats"]
 class SocketStats:
     """A read-only snapshot of a socket's traffic counters and the options it was made with.
 
-    Returned by :attr:`WebSocket.stats <ipyws.WebSocket.stats>`; counters cover every
+    Returned by [`WebSocket.stats`][ipyws.WebSocket.stats]; counters cover every
     connection of the socket (reconnects included).
     """
 

@@ -1045,7 +1045,7 @@ class WebSocket(EventTarget):
         """Non-standard: a read-only snapshot of the traffic counters, rates and options.
 
         Read on any thread, at any time: the numbers move while a cell runs (the panel and
-        ``%ws list`` show the same ones). See :class:`~ipyws.SocketStats`.
+        ``%ws list`` show the same ones). See [`SocketStats`][ipyws.SocketStats].
         """
         transcript = self.transcript
         rate_in, byte_rate_in, rate_out, byte_rate_out = transcript.rates()

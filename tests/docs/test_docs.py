@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 import ipyws
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
@@ -65,6 +72,14 @@ def test_docs_build_strict(tmp_path: Path) -> None:
         assert (site / name).is_file(), name
     api = (site / "reference/api/index.html").read_text(encoding="utf-8")
     assert "wait_message" in api and "bufferedAmount" in api
+    # Docstrings' cross-references became links (a leftover reST role fails the build).
+    demo = (site / "reference/demo/index.html").read_text(encoding="utf-8")
+    assert 'href="#ipyws.WebSocket.send"' in api and 'href="#ipyws.demo.start"' in demo
+    # Only url is required: the handler keywords are optional, default None.
+    rows = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", api))
+    assert rows.count(" required ") == 1 and " url str " in rows
+    for handler in ("onopen", "onmessage", "onerror", "onclose"):
+        assert re.search(rf" {handler} Callable [^|]*\| None the ", rows), handler
     tour = site / "notebooks/02-websockets-tour/index.html"
     assert "The order of events" in tour.read_text(encoding="utf-8")
     for page in sorted(site.glob("notebooks/*/index.html")):
@@ -165,3 +180,40 @@ def test_testing_howto_examples_pass(tmp_path: Path) -> None:
         tmp_path,
     )
     assert "2 passed" in result.stdout
+
+
+_ROLE_IN_SOURCE = re.compile(r":(?:py:)?(?:attr|class|data|exc|func|meth|mod|obj|ref):`")
+
+
+def test_docstrings_cross_reference_in_markdown() -> None:
+    """No module of ipyws uses a reST role, which the Markdown site would print literally."""
+    package = REPO_ROOT / "ipyws"
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _ROLE_IN_SOURCE.search(line)
+    ]
+    assert found == []
+
+
+def test_docs_build_refuses_a_leftover_role() -> None:
+    """The docs hook raises on a page whose HTML still shows a reST role such as :meth:`send`."""
+    from mkdocs.exceptions import PluginError
+
+    spec = importlib.util.spec_from_file_location("ipyws_mkdocs_hooks", DOCS / "mkdocs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    page = types.SimpleNamespace(file=types.SimpleNamespace(src_uri="reference/api.md"))
+    fine = '<p>Call <a href="#ipyws.WebSocket.send"><code>send</code></a>.</p>'
+    assert hooks.on_page_content(fine, page, None, None) == fine
+    with pytest.raises(PluginError, match=r"reference/api\.md"):
+        hooks.on_page_content("<p>Call :meth:<code>send</code>.</p>", page, None, None)
+
+
+def test_docs_toolchain_formats_signatures() -> None:
+    """The docs group installs Ruff, which mkdocstrings needs to format signatures."""
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    docs = groups["dependency-groups"]["docs"]
+    assert any(re.match(r"(ruff|black)\b", requirement) for requirement in docs), docs
