@@ -194,7 +194,7 @@ class _DirectConnection(ClientConnection):
 def assembler_queue(conn: ClientConnection) -> deque[Frame] | None:
     """Return the frames websockets' Assembler holds for ``conn``, or None if it has no queue.
 
-    The receive shortcut (:class:`_DirectConnection`) reads this websockets internal (17.x);
+    The receive shortcut (``_DirectConnection``) reads this websockets internal (17.x);
     where a release differs, every message simply takes websockets' own path. A test pins
     that the shortcut is active on the installed release.
     """
@@ -228,7 +228,7 @@ class Connection:
         self._conn: ClientConnection | None = None
         self._write_event: asyncio.Event | None = None
         #: Whether unfragmented messages reach the socket straight from websockets' parser
-        #: (set once open, see :func:`assembler_queue`).
+        #: (set once open, see ``assembler_queue``).
         self.delivers_directly = False
 
     def start(self) -> None:
