@@ -21,6 +21,7 @@ from .exceptions import (
     HandshakeError,
     InvalidAccessError,
     InvalidStateError,
+    ProxyError,
     WebSocketClosedError,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "InvalidAccessError",
     "InvalidStateError",
     "MessageEvent",
+    "ProxyError",
     "ReadyState",
     "Reconnect",
     "ReconnectEvent",

@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+from ._text import escape_controls
+
 __all__ = [
     "escape",
     "format_age",
@@ -24,19 +26,14 @@ __all__ = [
     "shorten",
 ]
 
-# Control characters would drive the terminal (ANSI escapes) or break the layout: a server
-# must not be able to do either, so previews show them escaped.
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 #: Characters of a text preview.
 PREVIEW_CHARS = 100
 #: Bytes of a binary preview (shown as hex).
 PREVIEW_BYTES = 24
 
 
-def escape(text: str) -> str:
-    """Return ``text`` with C0 and C1 control characters written as escapes (``\\x1b``)."""
-    return text.translate(_CONTROL)
+#: Control and bidi-override characters written as escapes (see ``_text.escape_controls``).
+escape = escape_controls
 
 
 def shorten(text: str, limit: int) -> str:

@@ -1,8 +1,69 @@
-"""Text helpers: USVString conversion (how the browser turns strings into UTF-8), type names."""
+"""Text helpers: USVString conversion, type names, and what makes text safe to show.
+
+Two rules for everything ipyws shows or exports (reprs, the panel, ``%ws`` output, the
+transcript's error records, log lines): control characters a server sent are escaped
+(:func:`escape_controls`), and secrets the socket was given are masked (:class:`Redactor`).
+"""
 
 from __future__ import annotations
 
-__all__ = ["to_usv", "type_name", "utf8"]
+from collections.abc import Iterable
+
+__all__ = ["MASK", "Redactor", "escape_controls", "to_usv", "type_name", "utf8"]
+
+#: What a masked secret reads as.
+MASK = "***"
+
+# C0 and C1 control characters drive a terminal (ANSI escapes, BEL, a clear screen) or break
+# the layout; bidirectional formatting characters (U+202E and kin) reorder what is shown, so
+# a line can read as something it is not. All are written as escapes.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROLS.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_CONTROLS.update(
+    {
+        c: f"\\u{c:04x}"
+        for c in [
+            0x061C,
+            0x200E,
+            0x200F,
+            0x2028,
+            0x2029,
+            *range(0x202A, 0x202F),
+            *range(0x2066, 0x206A),
+        ]
+    }
+)
+
+
+def escape_controls(text: str) -> str:
+    """Return ``text`` with control and bidi-override characters written as escapes.
+
+    C0 and C1 controls become ``\\x1b``-style escapes (``\\t``, ``\\n``, ``\\r`` for those
+    three), bidirectional formatting characters and line/paragraph separators ``\\u202e``.
+    """
+    return text.translate(_CONTROLS)
+
+
+class Redactor:
+    """Masks known secrets (a URL's password, a token) wherever they appear in a text."""
+
+    # Shorter values would mask ordinary text; no real secret is that short.
+    _MIN_LENGTH = 3
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        found = {s for s in secrets if len(s) >= self._MIN_LENGTH}
+        # Longest first: a secret that contains another is masked whole.
+        self._secrets = sorted(found, key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __call__(self, text: str) -> str:
+        """Return ``text`` with every secret replaced by :data:`MASK`."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
 
 
 def to_usv(text: str) -> str:

@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import ipaddress
 import logging
 import selectors
 import ssl as ssl_module
@@ -30,14 +31,17 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import BINARY, CONT, PING, PONG, TEXT, CloseCode, Frame
 from websockets.protocol import Event as ProtocolEvent
 from websockets.protocol import State
+from websockets.proxy import get_proxy
 from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
-from ._url import WebSocketURL
+from ._text import Redactor
+from ._url import WebSocketURL, redact_url
 from ._version import __version__
 from ._wakeup import LoopWaker
 
 # Defined with the others; importable from here as before.
-from .exceptions import ConnectionFailedError, HandshakeError
+from .exceptions import ConnectionFailedError, HandshakeError, ProxyError
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -45,8 +49,11 @@ __all__ = [
     "ConnectionFailedError",
     "HandshakeError",
     "Options",
+    "ProxyError",
     "Sink",
     "io_thread",
+    "is_loopback",
+    "resolve_proxy",
 ]
 
 #: Largest incoming message accepted by default, in bytes (the browser sets no limit; a
@@ -67,6 +74,8 @@ class Options:
     origin: str | None = None
     ssl: ssl_module.SSLContext | bool | None = None
     proxy: str | bool | None = True
+    #: TLS with an ``https://`` proxy: an :class:`ssl.SSLContext`, or False not to verify.
+    proxy_ssl: ssl_module.SSLContext | bool | None = None
     compression: bool = True
     max_size: int | None = DEFAULT_MAX_SIZE
     open_timeout: float | None = 30.0
@@ -77,6 +86,71 @@ class Options:
     #: Report each Ping and Pong frame to the socket (``Sink._io_control``).
     log_pings: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether ``host`` is this machine: ``localhost``, ``*.localhost``, 127/8 or ::1."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_proxy(url: WebSocketURL, proxy: str | bool | None) -> str | None:
+    """Return the proxy a connection to ``url`` goes through, or None to connect directly.
+
+    ``proxy=True`` reads the system settings (``*_proxy`` variables, ``no_proxy``), except
+    for loopback hosts, which always connect directly, as in Chromium: a corporate
+    ``http_proxy`` must not capture ``ws://127.0.0.1``. A proxy URL given explicitly applies
+    to every host.
+    """
+    if proxy is None or proxy is False:
+        return None
+    if proxy is True:
+        if is_loopback(url.host):
+            return None
+        return get_proxy(parse_uri(url.href))
+    return proxy
+
+
+def _no_verification() -> ssl_module.SSLContext:
+    context = ssl_module.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl_module.CERT_NONE
+    return context
+
+
+def _raised_in(exc: BaseException, names: set[str]) -> bool:
+    """Tell whether ``exc`` was raised inside a function named in ``names``."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in names:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+# websockets' functions that speak to the proxy itself (17.x), before any tunnel exists.
+_PROXY_STEPS = {"connect_http_proxy", "connect_socks_proxy", "read_connect_response"}
+
+
+def proxy_error(exc: BaseException, proxy: str, redact: Redactor) -> ProxyError:
+    """Wrap ``exc``, raised while connecting through ``proxy``, in an error naming the proxy."""
+    shown = redact_url(proxy)
+    what = redact(str(exc)) or type(exc).__name__
+    if _raised_in(exc, _PROXY_STEPS):
+        hint = ""
+        if isinstance(exc, ssl_module.SSLError):
+            hint = "; to trust a private CA for the proxy, pass proxy_ssl=ssl_context"
+        message = f"{what} (from the proxy itself, through proxy {shown}{hint})"
+    else:
+        message = f"{what} (through proxy {shown})"
+    error = ProxyError(message)
+    error.__cause__ = exc
+    return error
 
 
 class Sink(Protocol):
@@ -211,10 +285,17 @@ class Connection:
     """One WebSocket connection on the I/O thread; its methods may be called from any thread."""
 
     def __init__(
-        self, sink: Sink, url: WebSocketURL, protocols: list[str], options: Options
+        self,
+        sink: Sink,
+        url: WebSocketURL,
+        protocols: list[str],
+        options: Options,
+        redact: Redactor | None = None,
     ) -> None:
         self._sink: Sink | None = sink  # strong until closed: an open socket must not vanish
         self._url = url
+        #: Masks the socket's secrets in what this connection logs and in its errors.
+        self._redact = redact or Redactor()
         self._protocols = protocols
         self._options = options
         self._outbox: deque[Any] = deque()
@@ -361,7 +442,7 @@ class Connection:
         elif self._task is not None:
             self._task.cancel()
 
-    def _connect_kwargs(self) -> dict[str, Any]:
+    def _connect_kwargs(self, proxy: str | None) -> dict[str, Any]:
         opts = self._options
         kwargs: dict[str, Any] = {
             "origin": opts.origin,
@@ -369,7 +450,7 @@ class Connection:
             "compression": "deflate" if opts.compression else None,
             "additional_headers": list(opts.headers) or None,
             "user_agent_header": opts.user_agent,
-            "proxy": opts.proxy if opts.proxy is not False else None,
+            "proxy": proxy,
             "open_timeout": opts.open_timeout,
             "close_timeout": opts.close_timeout,
             "ping_interval": opts.ping_interval,
@@ -380,12 +461,15 @@ class Connection:
         }
         if self._url.secure:
             if opts.ssl is False:
-                context = ssl_module.create_default_context()
-                context.check_hostname = False
-                context.verify_mode = ssl_module.CERT_NONE
-                kwargs["ssl"] = context
+                kwargs["ssl"] = _no_verification()
             elif isinstance(opts.ssl, ssl_module.SSLContext):
                 kwargs["ssl"] = opts.ssl
+        # websockets refuses proxy_ssl with an http:// proxy, which the system may pick.
+        if proxy is not None and proxy.lower().startswith("https:"):
+            if opts.proxy_ssl is False:
+                kwargs["proxy_ssl"] = _no_verification()
+            elif isinstance(opts.proxy_ssl, ssl_module.SSLContext):
+                kwargs["proxy_ssl"] = opts.proxy_ssl
         return kwargs
 
     async def _run(self) -> None:
@@ -442,14 +526,26 @@ class Connection:
         """
         if self._fail_reason is not None:
             return
-        logger.error("ipyws stopped reading %s", self._url.href, exc_info=exc)
-        self._fail_reason = f"ipyws failed while reading: {exc!r}"
+        logger.error("ipyws stopped reading %s", self._url.shown, exc_info=exc)
+        self._fail_reason = self._redact(f"ipyws failed while reading: {exc!r}")
         conn.transport.abort()
 
     async def _open(self) -> ClientConnection:
-        """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1)."""
+        """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1).
+
+        Every failure through a proxy is raised as a :class:`ProxyError` naming it.
+        """
+        proxy = resolve_proxy(self._url, self._options.proxy)
+        try:
+            return await self._connect(proxy)
+        except Exception as exc:
+            if proxy is None or isinstance(exc, ConnectionFailedError):
+                raise
+            raise proxy_error(exc, proxy, self._redact) from exc
+
+    async def _connect(self, proxy: str | None) -> ClientConnection:
         async with self._io.host_lock(self._url.host_key):
-            conn = await _NoRedirects(self._url.href, **self._connect_kwargs())
+            conn = await _NoRedirects(self._url.href, **self._connect_kwargs(proxy))
         if self._protocols and not conn.subprotocol:
             # The WHATWG standard fails a connection whose server ignored requested protocols.
             conn.transport.abort()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import urllib.parse
 from typing import NamedTuple
 
 from ada_url import URL
 
+from ._text import MASK
 from .exceptions import DOMSyntaxError
 
-__all__ = ["WebSocketURL", "parse_websocket_url"]
+__all__ = ["WebSocketURL", "parse_websocket_url", "redact_url", "url_credentials"]
 
 _SCHEMES = {"ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:"}
 
@@ -21,6 +24,8 @@ class WebSocketURL(NamedTuple):
     secure: bool
     host: str
     port: int
+    #: ``href`` with its password masked, for everything shown or exported (see redact_url).
+    shown: str
 
     @property
     def host_key(self) -> tuple[str, int]:
@@ -62,4 +67,47 @@ def parse_websocket_url(url: str) -> WebSocketURL:
         )
     secure = scheme == "wss:"
     port = int(parsed.port) if parsed.port else (443 if secure else 80)
-    return WebSocketURL(href, parsed.origin, secure, parsed.hostname, port)
+    return WebSocketURL(href, parsed.origin, secure, parsed.hostname, port, redact_url(href))
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with the credentials in its userinfo masked, as Chrome's sanitized HAR.
+
+    ``ws://user:secret@host/`` shows as ``ws://user:***@host/``; a lone user name is masked
+    too (``ws://TOKEN@host/``: tokens are often passed that way). A URL that does not parse
+    comes back without everything before its last ``@``, if it has one.
+    """
+    try:
+        parsed = URL(url)
+    except ValueError:
+        scheme, sep, rest = url.partition("://")
+        authority, slash, path = rest.partition("/")
+        if sep and "@" in authority:
+            return f"{scheme}://{MASK}@{authority.rpartition('@')[2]}{slash}{path}"
+        return url
+    if parsed.password:
+        parsed.password = MASK
+    elif parsed.username:
+        parsed.username = MASK
+    else:
+        return url
+    return parsed.href
+
+
+def url_credentials(url: str) -> list[str]:
+    """Return the secrets in ``url``'s userinfo, for masking wherever they might show.
+
+    The password (or a lone user name) as written and percent-decoded, and the Basic
+    ``Authorization`` credentials websockets sends for them.
+    """
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return []
+    secret = parsed.password or parsed.username
+    if not secret:
+        return []
+    user = urllib.parse.unquote(parsed.username)
+    password = urllib.parse.unquote(parsed.password)
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return [secret, urllib.parse.unquote(secret), basic]

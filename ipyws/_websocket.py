@@ -41,7 +41,7 @@ from ._events import (
 )
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
-from ._text import to_usv, type_name, utf8
+from ._text import Redactor, to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._transport import (
     DEFAULT_MAX_SIZE,
@@ -51,7 +51,14 @@ from ._transport import (
     Options,
     io_thread,
 )
-from ._url import parse_websocket_url
+from ._url import WebSocketURL, parse_websocket_url, url_credentials
+from ._validation import (
+    check_count,
+    check_headers,
+    check_optional_str,
+    check_seconds,
+    check_ssl,
+)
 from ._waiting import Waiter, WebSocketClosedError
 from .exceptions import DOMSyntaxError, InvalidAccessError, InvalidStateError
 
@@ -161,19 +168,29 @@ def _validate_protocols(protocols: str | Iterable[str] | None) -> list[str]:
     return items
 
 
-def _headers(
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
-) -> tuple[tuple[str, str], ...]:
-    if headers is None:
-        return ()
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    result = []
-    for pair in pairs:
-        name, value = pair
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError("headers must map str names to str values")
-        result.append((name, value))
-    return tuple(result)
+def _check_proxy(proxy: object) -> str | bool | None:
+    if proxy is None or isinstance(proxy, (bool, str)):
+        return proxy
+    raise TypeError(f"proxy must be True, False, None or a proxy URL, not {type_name(proxy)}")
+
+
+def _redactor(
+    url: WebSocketURL, headers: Iterable[tuple[str, str]], proxy: str | bool | None
+) -> Redactor:
+    """Return what masks this socket's secrets: URL and proxy credentials, secret headers."""
+    secrets = url_credentials(url.href)
+    for name, value in headers:
+        if name.lower() in _SECRET_HEADERS:
+            # The whole value, and the credentials after a scheme ("Bearer TOKEN").
+            secrets.extend((value, value.partition(" ")[2].strip()))
+    if isinstance(proxy, str):
+        secrets.extend(url_credentials(proxy))
+    return Redactor(secrets)
+
+
+def _await_constructor(constructed: threading.Event) -> None:
+    """A dispatch-thread task: wait until the socket's constructor has returned."""
+    constructed.wait()
 
 
 class WebSocket(EventTarget):
@@ -190,8 +207,11 @@ class WebSocket(EventTarget):
         origin: value of the ``Origin`` header (none by default).
         ssl: an ``ssl.SSLContext`` for ``wss://`` (certificates are verified by
             default); ``False`` disables verification, for self-signed test servers.
-        proxy: ``True`` (default) uses the system proxy settings, ``None``/``False``
-            connects directly, a URL uses that proxy.
+        proxy: ``True`` (default) uses the system proxy settings (never for loopback
+            hosts, as in Chromium), ``None``/``False`` connects directly, a URL uses that
+            proxy for every host.
+        proxy_ssl: an :class:`ssl.SSLContext` for TLS with an ``https://`` proxy (to trust
+            a private CA); ``False`` disables its verification. Ignored for other proxies.
         compression: offer permessage-deflate (default True, like browsers).
         max_size: largest incoming message in bytes (default 64 MiB, None for no limit);
             a bigger one fails the connection with close code 1009.
@@ -237,6 +257,7 @@ class WebSocket(EventTarget):
         origin: str | None = None,
         ssl: ssl_module.SSLContext | bool | None = None,
         proxy: str | bool | None = True,
+        proxy_ssl: ssl_module.SSLContext | bool | None = None,
         compression: bool = True,
         max_size: int | None = DEFAULT_MAX_SIZE,
         open_timeout: float | None = 30.0,
@@ -257,21 +278,26 @@ class WebSocket(EventTarget):
         protocol_list = _validate_protocols(protocols)
         policy = policy_of(reconnect)
         options = Options(
-            headers=_headers(headers),
-            origin=origin,
-            ssl=ssl,
-            proxy=proxy,
+            headers=check_headers(headers),
+            origin=check_optional_str("origin", origin, "Origin"),
+            ssl=check_ssl("ssl", ssl),
+            proxy=_check_proxy(proxy),
+            proxy_ssl=check_ssl("proxy_ssl", proxy_ssl, allow_true=False),
             compression=bool(compression),
-            max_size=max_size,
-            open_timeout=open_timeout,
-            close_timeout=close_timeout,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            user_agent=user_agent,
+            max_size=None if max_size is None else check_count("max_size", max_size, none=True),
+            open_timeout=check_seconds("open_timeout", open_timeout),
+            close_timeout=check_seconds("close_timeout", close_timeout, zero=True),
+            ping_interval=check_seconds("ping_interval", ping_interval),
+            ping_timeout=check_seconds("ping_timeout", ping_timeout),
+            user_agent=check_optional_str("user_agent", user_agent, "User-Agent"),
             log_pings=bool(log_pings),
         )
+        log_size = check_count("log_size", log_size)
         super().__init__()
         self._url = parsed.href
+        #: The URL as shown and exported: its credentials masked.
+        self._shown_url = parsed.shown
+        self._redact = _redactor(parsed, options.headers, options.proxy)
         self._origin = parsed.origin
         self._protocols = protocol_list
         self._options = options
@@ -343,9 +369,21 @@ class WebSocket(EventTarget):
             self._serial = WebSocket._serial_counter
             _open_sockets.add(self)
         _defer_io_wakeups()
-        self._connection = Connection(self, parsed, protocol_list, options)
+        self._connection = Connection(self, parsed, protocol_list, options, self._redact)
         self._io_connection = self._connection
-        self._connection.start()
+        dispatcher = self._dispatcher
+        if dispatcher.loop is None and not dispatcher.on_own_thread():
+            # Plain Python: handlers run on the dispatch thread, which could otherwise fire
+            # onopen before this returns (a browser never runs a handler before the script
+            # that made the socket finishes). Its tasks wait behind this one.
+            constructed = threading.Event()
+            dispatcher.post(_await_constructor, constructed)
+            try:
+                self._connection.start()
+            finally:
+                constructed.set()
+        else:
+            self._connection.start()
 
     def _replace_rerun_sockets(self, cell: tuple[str, str]) -> None:
         """Close the sockets an earlier run of this notebook cell opened to the same URL.
@@ -621,9 +659,8 @@ class WebSocket(EventTarget):
         self, code: int, reason: str, was_clean: bool, error: BaseException | None
     ) -> None:
         if error is not None:
-            self.transcript.event(
-                "error", message=str(error) or type(error).__name__, error=type(error).__name__
-            )
+            message = self._redact(str(error)) or type(error).__name__
+            self.transcript.event("error", message=message, error=type(error).__name__)
         self.transcript.event("close", code=code, reason=reason, wasClean=was_clean)
         self._io_connection = None
         attempt, delay = self._io_next_attempt()
@@ -668,7 +705,7 @@ class WebSocket(EventTarget):
         self._io_timer = None
         if self._reconnect_stopped or io_thread().closing:
             return  # close() was called: its _io_stop reports the final close
-        connection = Connection(self, self._parsed, self._protocols, self._options)
+        connection = Connection(self, self._parsed, self._protocols, self._options, self._redact)
         self._io_connection = connection
         # In the creator's context, as the first connection: its log lines land there too.
         self._context.copy().run(connection.start)
@@ -878,7 +915,10 @@ class WebSocket(EventTarget):
 
     def _closed_error(self, event: CloseEvent, what: str) -> WebSocketClosedError:
         reason = f", reason {event.reason!r}" if event.reason else ""
-        cause = f": {type(self._error).__name__}: {self._error}" if self._error is not None else ""
+        failure = self._error
+        cause = ""
+        if failure is not None:
+            cause = f": {type(failure).__name__}: {self._redact(str(failure))}"
         error = WebSocketClosedError(
             f"The socket closed (code {event.code}{reason}, wasClean={event.wasClean}) "
             f"while {what}{cause}",
@@ -1078,4 +1118,4 @@ class WebSocket(EventTarget):
         extra = ""
         if self._close_event is not None:
             extra = f" code={self._close_event.code}"
-        return f"<WebSocket {self._url} {state}{extra}>"
+        return f"<WebSocket {self._shown_url} {state}{extra}>"

@@ -11,12 +11,13 @@ the builtin that fits the meaning, so both spellings catch them. The rest are co
     ConnectionError (builtin)
     ├── WebSocketClosedError                       raised by wait_*() and the awaitables
     ├── HandshakeError                             an error event's cause
-    └── ConnectionFailedError                      an error event's cause
+    ├── ConnectionFailedError                      an error event's cause
+    └── ProxyError                                 an error event's cause
 
 Only the constructor, ``send`` and ``close`` raise a ``DOMException``. Every failure that
 happens later (DNS, refused connection, TLS, handshake, protocol errors) becomes an ``error``
 event followed by a ``close`` event, as in the browser; the ``error`` event's non-standard
-``cause`` holds the exception (one of the two below, or the engine's or the OS's own). The
+``cause`` holds the exception (one of the three below, or the engine's or the OS's own). The
 waiting helpers (``wait_open()``, ``await ws.opened``, ...) raise
 [`WebSocketClosedError`][ipyws.WebSocketClosedError] when the socket closes before what they
 wait for.
@@ -36,6 +37,7 @@ __all__ = [
     "HandshakeError",
     "InvalidAccessError",
     "InvalidStateError",
+    "ProxyError",
     "WebSocketClosedError",
 ]
 
@@ -103,3 +105,7 @@ class HandshakeError(ConnectionError):
 
 class ConnectionFailedError(ConnectionError):
     """The connection was failed on purpose (``close()`` while connecting, shutdown)."""
+
+
+class ProxyError(ConnectionError):
+    """A connection through a proxy failed: the message names the proxy, ``__cause__`` is why."""

@@ -10,6 +10,7 @@ import pytest
 
 import ipyws
 import ipyws._websocket
+from ipyws._text import Redactor
 from ipyws._transport import Options
 from ipyws._url import WebSocketURL
 
@@ -25,9 +26,15 @@ class FakeConnection:
     """
 
     def __init__(
-        self, sink: Any, url: WebSocketURL, protocols: list[str], options: Options
+        self,
+        sink: Any,
+        url: WebSocketURL,
+        protocols: list[str],
+        options: Options,
+        redact: Redactor | None = None,
     ) -> None:
         self.sink = sink
+        self.redact = redact
         self.url = url
         self.protocols = protocols
         self.options = options
