@@ -307,6 +307,24 @@ def test_connect_errors_are_one_line_usage_errors(
     assert not [ws for ws in sockets() if ws.url.startswith("ws://127.0.0.1:1/")]
 
 
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [
+        ("'Bad@Name: v'", "The header name 'Bad@Name' is invalid: a header name is an RFC 7230"),
+        ('"X-Token: {value}"', "The value of the X-Token header contains a CR character"),
+    ],
+)
+def test_malformed_header_is_a_one_line_usage_error(
+    ip: InteractiveShell, header: str, said: str
+) -> None:
+    """--header with a name that is no token, or a value with CR/LF, is refused in one line."""
+    ip.user_ns["value"] = "secret-value\r\nEvil: 1"
+    message = usage_error(ip, f"%ws connect ws://127.0.0.1:1/ --as feed --header {header}")
+    assert message.startswith(f"%ws connect: SyntaxError: {said}")
+    assert "secret-value" not in message
+    assert not [ws for ws in sockets() if ws.url.startswith("ws://127.0.0.1:1/")]
+
+
 def test_a_bad_url_keeps_the_working_connection(ip: InteractiveShell, echo_url: str) -> None:
     """Re-running a connect cell with a broken URL leaves the socket NAME held open."""
     run(ip, f"%ws connect {echo_url} --as feed --no-display")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import traceback
 import urllib.parse
 
 import pytest
 
 import ipyws
+import ipyws._transport
 from ipyws import CloseEvent, Event, MessageEvent, WebSocket
 from tests.loopback.recording import WAIT, ProbeSocket, acquire, assert_failed, closed, connect
 from tests.servers import TestServer
@@ -180,6 +184,44 @@ def test_constructor_handlers_see_early_open(wpt: TestServer) -> None:
         assert len(opened) == 1
         ws.close()
         closed(ws)
+
+
+def test_no_handler_runs_before_the_constructor_returns(
+    wpt: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In plain Python, an open that arrives while the constructor runs waits until it returns."""
+    # Set when the dispatch thread either runs onopen or waits for the constructor to return.
+    dispatching = threading.Event()
+    start = ipyws._transport.Connection.start
+    await_constructor = ipyws._websocket._await_constructor
+
+    def start_and_wait_for_dispatch(self: ipyws._transport.Connection) -> None:
+        start(self)
+        # The handshake completes and is dispatched while the constructor still runs, as
+        # on a busy machine.
+        assert dispatching.wait(WAIT)
+
+    def waiting(constructed: threading.Event) -> None:
+        dispatching.set()
+        await_constructor(constructed)
+
+    monkeypatch.setattr(ipyws._transport.Connection, "start", start_and_wait_for_dispatch)
+    monkeypatch.setattr(ipyws._websocket, "_await_constructor", waiting)
+    creator = threading.get_ident()
+    in_constructor: list[bool] = []
+
+    def on_open(event: Event) -> None:
+        stack = traceback.extract_stack(sys._current_frames()[creator])
+        in_constructor.append(
+            any(f.name == "__init__" and f.filename == ipyws._websocket.__file__ for f in stack)
+        )
+        dispatching.set()
+
+    ws = WebSocket(wpt.url("/echo"), onopen=on_open)
+    ws.wait_open(timeout=WAIT)
+    assert in_constructor == [False]
+    ws.close()
+    closed(ws)
 
 
 def test_handlers_run_on_dispatch_thread_in_plain_python(wpt: TestServer) -> None:

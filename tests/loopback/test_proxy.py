@@ -1,0 +1,162 @@
+"""Proxies: system settings never capture loopback, errors name the proxy, proxy TLS."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+
+import pytest
+import trustme
+
+from ipyws import WebSocket
+from ipyws._transport import ProxyError, is_loopback, resolve_proxy
+from ipyws._url import parse_websocket_url
+from tests.loopback.proxy import ConnectProxy
+from tests.loopback.recording import WAIT, assert_failed, connect
+from tests.servers import TestServer
+
+_PROXY_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "ws_proxy",
+    "wss_proxy",
+    "all_proxy",
+    "socks_proxy",
+    "no_proxy",
+)
+
+
+@pytest.fixture
+def system_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConnectProxy]:
+    """A proxy set in every proxy environment variable, as on many corporate machines."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with ConnectProxy().running() as proxy:
+        for name in ("http_proxy", "HTTPS_PROXY", "ws_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        yield proxy
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that is bound but not listening: connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST.", True),
+        ("app.localhost", True),
+        ("10.0.0.1", False),
+        ("example.test", False),
+        ("localhost.example.test", False),
+    ],
+)
+def test_loopback_hosts_are_recognized(host: str, loopback: bool) -> None:
+    """Loopback is localhost, *.localhost, 127.0.0.0/8 and ::1, as Chromium's implicit bypass."""
+    assert is_loopback(host) is loopback
+
+
+def test_system_proxy_never_captures_loopback(wpt: TestServer, system_proxy: ConnectProxy) -> None:
+    """With http_proxy/HTTPS_PROXY set, ws://127.0.0.1 and ws://localhost connect directly."""
+    for url in (wpt.url("/echo"), wpt.url("/echo").replace("127.0.0.1", "localhost")):
+        ws = WebSocket(url)
+        ws.wait_open(timeout=WAIT)
+        ws.close()
+        ws.wait_closed(timeout=WAIT)
+    assert system_proxy.requests == []
+
+
+def test_system_proxy_still_applies_to_other_hosts(system_proxy: ConnectProxy) -> None:
+    """Other hosts go through the system proxy, and the error says so."""
+    url = parse_websocket_url("ws://example.test/feed")
+    assert resolve_proxy(url, True) == system_proxy.url
+    ws, rec = connect("ws://example.test/feed")
+    error = assert_failed(ws, rec)
+    assert system_proxy.requests == ["CONNECT example.test:80 HTTP/1.1"]
+    assert isinstance(error.cause, ProxyError)
+    assert f"through proxy {system_proxy.url}" in str(error.cause)
+    assert f"through proxy {system_proxy.url}" in ws.transcript.lifecycle["error"]["message"]
+
+
+def test_explicit_proxy_tunnels_even_to_loopback(wpt: TestServer) -> None:
+    """A proxy URL given as ``proxy=`` is used for every host, loopback included."""
+    with ConnectProxy().running() as proxy:
+        ws = WebSocket(wpt.url("/echo"), proxy=proxy.url)
+        ws.wait_open(timeout=WAIT)
+        ws.send("through")
+        assert ws.wait_message(timeout=WAIT).data == "through"
+        ws.close()
+        ws.wait_closed(timeout=WAIT)
+    assert proxy.requests == [f"CONNECT 127.0.0.1:{wpt.port} HTTP/1.1"]
+
+
+def test_refused_proxy_is_named_without_its_password(refused_port: int) -> None:
+    """A proxy that refuses the TCP connection is named in the error, its password masked."""
+    proxy = f"http://user:hunter22@127.0.0.1:{refused_port}"
+    ws, rec = connect("ws://example.test/", proxy=proxy)
+    error = assert_failed(ws, rec)
+    assert isinstance(error.cause, ProxyError)
+    assert isinstance(error.cause.__cause__, OSError)
+    said = f"through proxy http://user:***@127.0.0.1:{refused_port}"
+    assert said in str(error.cause)
+    assert said in ws.transcript.lifecycle["error"]["message"]
+    assert "hunter22" not in str(error.cause)
+
+
+@pytest.fixture(scope="module")
+def private_ca() -> trustme.CA:
+    """A certificate authority no system trusts."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_proxy(private_ca: trustme.CA) -> Iterator[ConnectProxy]:
+    """An https:// proxy whose certificate is signed by :func:`private_ca`."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    private_ca.issue_cert("127.0.0.1").configure_cert(context)
+    with ConnectProxy(tls=context).running() as proxy:
+        yield proxy
+
+
+def test_untrusted_proxy_certificate_names_the_proxy(
+    wpt: TestServer, tls_proxy: ConnectProxy
+) -> None:
+    """A proxy certificate from an unknown CA fails naming the proxy and the proxy_ssl option."""
+    ws, rec = connect(wpt.url("/echo"), proxy=tls_proxy.url)
+    error = assert_failed(ws, rec)
+    assert isinstance(error.cause, ProxyError)
+    assert isinstance(error.cause.__cause__, ssl.SSLCertVerificationError)
+    message = str(error.cause)
+    assert f"from the proxy itself, through proxy {tls_proxy.url}" in message
+    assert "proxy_ssl=" in message
+
+
+def test_proxy_ssl_trusts_a_private_ca(
+    wpt: TestServer, tls_proxy: ConnectProxy, private_ca: trustme.CA
+) -> None:
+    """``proxy_ssl=`` with the private CA's context opens the connection through the proxy."""
+    context = ssl.create_default_context()
+    private_ca.configure_trust(context)
+    ws = WebSocket(wpt.url("/echo"), proxy=tls_proxy.url, proxy_ssl=context)
+    ws.wait_open(timeout=WAIT)
+    ws.close()
+    ws.wait_closed(timeout=WAIT)
+    assert tls_proxy.requests == [f"CONNECT 127.0.0.1:{wpt.port} HTTP/1.1"]
+
+
+def test_proxy_ssl_false_skips_proxy_verification(wpt: TestServer, tls_proxy: ConnectProxy) -> None:
+    """``proxy_ssl=False`` connects to a proxy whose certificate cannot be verified."""
+    ws = WebSocket(wpt.url("/echo"), proxy=tls_proxy.url, proxy_ssl=False)
+    ws.wait_open(timeout=WAIT)
+    ws.close()
+    ws.wait_closed(timeout=WAIT)
