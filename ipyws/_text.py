@@ -2,7 +2,7 @@
 
 Two rules for everything ipyws shows or exports (reprs, the panel, ``%ws`` output, the
 transcript's error records, log lines): control characters a server sent are escaped
-(:func:`escape_controls`), and secrets the socket was given are masked (:class:`Redactor`).
+(`escape_controls`), and secrets the socket was given are masked (`Redactor`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Redactor:
         return bool(self._secrets)
 
     def __call__(self, text: str) -> str:
-        """Return ``text`` with every secret replaced by :data:`MASK`."""
+        """Return ``text`` with every secret replaced by `MASK`."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)

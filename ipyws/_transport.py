@@ -74,7 +74,7 @@ class Options:
     origin: str | None = None
     ssl: ssl_module.SSLContext | bool | None = None
     proxy: str | bool | None = True
-    #: TLS with an ``https://`` proxy: an :class:`ssl.SSLContext`, or False not to verify.
+    #: TLS with an ``https://`` proxy: an `ssl.SSLContext`, or False not to verify.
     proxy_ssl: ssl_module.SSLContext | bool | None = None
     compression: bool = True
     max_size: int | None = DEFAULT_MAX_SIZE
@@ -533,7 +533,7 @@ class Connection:
     async def _open(self) -> ClientConnection:
         """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1).
 
-        Every failure through a proxy is raised as a :class:`ProxyError` naming it.
+        Every failure through a proxy is raised as a `ProxyError` naming it.
         """
         proxy = resolve_proxy(self._url, self._options.proxy)
         try:

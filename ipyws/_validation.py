@@ -2,7 +2,7 @@
 
 Everything here runs in ``WebSocket(...)`` before anything connects, so a mistake raises at
 the line that made it instead of failing the connection later (or never). Malformed header
-names and values raise :class:`~ipyws.DOMSyntaxError` (a ``ValueError`` too), as Deno and
+names and values raise `ipyws.DOMSyntaxError` (a ``ValueError`` too), as Deno and
 undici do for their header options; a wrong type raises ``TypeError``, a value out of range
 ``ValueError``. No message repeats a header's value: it may be a credential.
 """
@@ -52,7 +52,7 @@ def _value_problem(value: str) -> str | None:
 
 
 def check_header_value(what: str, value: str) -> None:
-    """Raise :class:`DOMSyntaxError` if ``value`` cannot be sent as the header ``what``."""
+    """Raise `DOMSyntaxError` if ``value`` cannot be sent as the header ``what``."""
     problem = _value_problem(value)
     if problem is not None:
         raise DOMSyntaxError(
@@ -128,7 +128,7 @@ def check_count(option: str, value: object, *, none: bool = False) -> int:
 
 
 def check_ssl(option: str, value: object, *, allow_true: bool = True) -> Any:
-    """Check a TLS option: an :class:`ssl.SSLContext`, False (no verification) or None."""
+    """Check a TLS option: an `ssl.SSLContext`, False (no verification) or None."""
     if value is None or value is False or (value is True and allow_true):
         return value
     if isinstance(value, ssl_module.SSLContext):

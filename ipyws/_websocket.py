@@ -210,7 +210,7 @@ class WebSocket(EventTarget):
         proxy: ``True`` (default) uses the system proxy settings (never for loopback
             hosts, as in Chromium), ``None``/``False`` connects directly, a URL uses that
             proxy for every host.
-        proxy_ssl: an :class:`ssl.SSLContext` for TLS with an ``https://`` proxy (to trust
+        proxy_ssl: an `ssl.SSLContext` for TLS with an ``https://`` proxy (to trust
             a private CA); ``False`` disables its verification. Ignored for other proxies.
         compression: offer permessage-deflate (default True, like browsers).
         max_size: largest incoming message in bytes (default 64 MiB, None for no limit);

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from ipyws import WebSocket
-from ipyws._transport import ProxyError, is_loopback, resolve_proxy
+from ipyws import ProxyError, WebSocket
+from ipyws._transport import is_loopback, resolve_proxy
 from ipyws._url import parse_websocket_url
 from tests.loopback.proxy import ConnectProxy
 from tests.loopback.recording import WAIT, assert_failed, connect
