@@ -19,32 +19,17 @@ config and runtime directories).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 __all__ = ["main", "run"]
 
 REPO = Path(__file__).resolve().parents[1]
 _TRIVIAL = "x = 1"
-
-
-def _harness() -> ModuleType:
-    """Import the test suite's kernel harness (under the name its conftest gives it)."""
-    name = "ipyws_kernel_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "tests" / "kernel" / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -165,7 +150,8 @@ def run(
     socket_seconds: float = 10.0,
 ) -> dict[str, Any]:
     """Run the kernel benchmarks against the server at ``base``; return their results."""
-    harness = _harness()
+    from tests.kernel import harness  # the test suite's hermetic kernel (run from a checkout)
+
     base = base.rstrip("/")
     result: dict[str, Any] = {"client": "kernel", "workload": "kernel"}
     with harness.start_kernel() as kernel:

@@ -8,33 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.browser import harness
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 ARTIFACTS = REPO / "artifacts" / "browser"
-HARNESS = "ipyws_browser_harness"
-
-
-def _load_harness() -> ModuleType:
-    """Import harness.py under a unique name, so another tier's ``harness`` cannot shadow it."""
-    if HARNESS in sys.modules:
-        return sys.modules[HARNESS]
-    spec = importlib.util.spec_from_file_location(HARNESS, HERE / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[HARNESS] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 
 
 def _missing() -> str | None:

@@ -16,7 +16,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ipyws_browser_harness import (
+from playwright.sync_api import expect
+
+from tests.browser.harness import (
     open_notebook,
     prompts,
     run_all_cells,
@@ -24,7 +26,6 @@ from ipyws_browser_harness import (
     wait_cell_running,
     write_notebook,
 )
-from playwright.sync_api import expect
 
 README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "panel.png"
 

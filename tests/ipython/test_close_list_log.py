@@ -6,11 +6,11 @@ import re
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import WebSocket
 from ipyws._format import format_record
 from ipyws._magics.inspection import SocketTable
+from tests.ipython.shell import TIMEOUT, run, socket_named, usage_error
 
 TIME = r"\d\d:\d\d:\d\d\.\d\d\d"
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 from websockets.sync.server import ServerConnection, serve
 
 from ipyws import ReadyState, WebSocket, sockets
+from tests.ipython.shell import TIMEOUT, run, socket_named, usage_error
 
 
 @pytest.fixture(scope="module")

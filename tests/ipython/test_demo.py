@@ -7,11 +7,11 @@ import struct
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import sockets
 from ipyws._magics import WSMagics
 from ipyws.demo import RECORD_FORMAT, DemoServer
+from tests.ipython.shell import TIMEOUT, run, socket_named, usage_error
 
 
 def _servers(ip: InteractiveShell) -> dict[str, DemoServer]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_error
 
 import ipyws
 from ipyws import ReadyState, sockets
 from ipyws._magics import WSMagics, load_ipython_extension
+from tests.ipython.shell import TIMEOUT, find_magic, run, socket_named, usage_error
 
 
 def _magics(shell: InteractiveShell) -> WSMagics:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, settle, socket_named, usage_error
 
 from ipyws import WebSocket
+from tests.ipython.shell import TIMEOUT, run, settle, socket_named, usage_error
 
 
 @pytest.fixture

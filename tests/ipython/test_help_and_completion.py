@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, find_magic, run, socket_named, usage_error
 
 from ipyws._magics import SUBCOMMANDS
+from tests.ipython.shell import TIMEOUT, find_magic, run, socket_named, usage_error
 
 
 def _complete(ip: InteractiveShell, line: str) -> list[str]:
@@ -37,7 +37,9 @@ def test_help_flag_prints_the_same_complete_usage(
     ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """%ws --help (and -h) print the docstring %ws? shows."""
-    doc = find_magic(ip, "line", "ws").__doc__
+    magic = find_magic(ip, "line", "ws")
+    assert magic is not None and magic.__doc__
+    doc = magic.__doc__
     run(ip, "%ws --help")
     assert capsys.readouterr().out == doc + "\n"
     run(ip, "%ws -h")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, settle, socket_named
 
 from ipyws._panel_feed import feed_for
+from tests.ipython.shell import TIMEOUT, run, settle, socket_named
 
 
 def test_reconnect_then_off_really_stops_the_handler(ip: InteractiveShell, echo_url: str) -> None:

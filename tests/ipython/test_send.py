@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from ipyws_shell_testing import TIMEOUT, run, socket_named, usage_error
 
 from ipyws import Blob, WebSocket
+from tests.ipython.shell import TIMEOUT, run, socket_named, usage_error
 
 
 @pytest.fixture

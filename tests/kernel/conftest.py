@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from tests.kernel.harness import Kernel, start_kernel
+
 HERE = Path(__file__).resolve().parent
-HARNESS_MODULE = "ipyws_kernel_harness"
-
-
-def _load_harness() -> ModuleType:
-    """Import harness.py under a unique name, so another tier's ``harness`` module cannot shadow it.
-
-    Test modules here use ``from ipyws_kernel_harness import Kernel, ...``; this works whether or
-    not ``tests/`` is a package and whatever pytest import mode is used.
-    """
-    if HARNESS_MODULE in sys.modules:
-        return sys.modules[HARNESS_MODULE]
-    spec = importlib.util.spec_from_file_location(HARNESS_MODULE, HERE / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[HARNESS_MODULE] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-if TYPE_CHECKING:
-    from harness import Kernel
-else:
-    Kernel = _load_harness().Kernel
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,14 +29,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
     """A fresh kernel per test (per-cell routing checks need a clean history); always shut down."""
-    with _load_harness().start_kernel() as k:
+    with start_kernel() as k:
         yield k
 
 
 @pytest.fixture(scope="module")
 def shared_kernel() -> Iterator[Kernel]:
     """One kernel for a whole module, for tests that only read their own cells' results."""
-    with _load_harness().start_kernel() as k:
+    with start_kernel() as k:
         yield k
 
 

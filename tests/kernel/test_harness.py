@@ -8,7 +8,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from ipyws_kernel_harness import REPO_ROOT, Kernel, KernelTimeoutError
+
+from tests.kernel.harness import REPO_ROOT, Kernel, KernelTimeoutError
 
 ROUTING_CELL = """
 import asyncio, contextvars, threading

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ipyws_kernel_harness import Cell, Kernel
+from tests.kernel.harness import Cell, Kernel
 
 TIMEOUT = 60.0
 

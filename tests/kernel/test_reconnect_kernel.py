@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ipyws_kernel_harness import Kernel
 
 from tests.faults.server_process import ServerProcess
+from tests.kernel.harness import Kernel
 
 TIMEOUT = 30.0
 

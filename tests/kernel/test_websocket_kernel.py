@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ipyws_kernel_harness import Kernel
 
 from ipyws import demo
 from ipyws.demo import DemoServer
+from tests.kernel.harness import Kernel
 
 
 @pytest.fixture

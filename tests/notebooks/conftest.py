@@ -9,12 +9,9 @@ Jupyter and IPython directories, no global configuration, and the repository roo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import pytest
@@ -22,25 +19,13 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from tests.kernel import harness
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 CELL_TIMEOUT = 120
 """Seconds one cell may run; the slowest cell (a keepalive timeout) needs a few."""
 STARTUP_TIMEOUT = 90
-HARNESS_MODULE = "ipyws_kernel_harness"
-
-
-def _harness() -> ModuleType:
-    """Import the kernel tier's harness under the name its own conftest uses (shared if loaded)."""
-    if HARNESS_MODULE in sys.modules:
-        return sys.modules[HARNESS_MODULE]
-    path = REPO_ROOT / "tests" / "kernel" / "harness.py"
-    spec = importlib.util.spec_from_file_location(HARNESS_MODULE, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[HARNESS_MODULE] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -57,7 +42,6 @@ def execute_notebook(path: Path) -> nbformat.NotebookNode:
     Raises :class:`nbclient.exceptions.CellExecutionError` on the first cell that fails and
     :class:`nbclient.exceptions.CellTimeoutError` on one that runs longer than ``CELL_TIMEOUT``.
     """
-    harness = _harness()
     nb = read_notebook(path)
     with tempfile.TemporaryDirectory(prefix="ipyws-nb-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)

@@ -138,3 +138,30 @@ def test_ci_installs_and_runs_what_the_readme_says() -> None:
     assert "ruff check ipyws tests benchmarks docs/mkdocs_hooks.py" in ci
     assert "ruff format --check ipyws tests benchmarks docs/mkdocs_hooks.py" in ci
     assert "mypy docs/mkdocs_hooks.py" in ci
+
+
+def test_test_folders_import_their_helpers_one_way() -> None:
+    """Every test folder is a package whose helpers are imported as ``tests.<folder>.<module>``."""
+    tests = PACKAGE.parent / "tests"
+    folders = {path.parent for path in tests.rglob("*.py")}
+    assert sorted(f.name for f in folders if not (f / "__init__.py").exists()) == []
+    helpers = {path.stem for path in tests.rglob("*.py")} - {"__init__", "conftest"}
+    stray: list[str] = []
+    for path in [*tests.rglob("*.py"), *(PACKAGE.parent / "benchmarks").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (  # a helper loaded from its file ("harness.py") instead of imported
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value.endswith(".py")
+                and node.value.rpartition("/")[2][:-3] in helpers
+            ):
+                stray.append(f"{path.name}: loads {node.value} from its file")
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            stray += [f"{path.name}: {name}" for name in names if name.split(".")[0] in helpers]
+    assert stray == []

@@ -7,9 +7,9 @@ from typing import Any
 
 import comm
 import pytest
-from widget_helpers import RecordingComm, close_sockets
 
 from ipyws import demo
+from tests.widgets.helpers import RecordingComm, close_sockets
 
 
 @pytest.fixture

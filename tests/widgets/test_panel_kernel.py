@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from widget_helpers import load_kernel_harness
 
 from ipyws import demo
-
-harness = load_kernel_harness()
+from tests.kernel import harness
 
 pytestmark = pytest.mark.kernel
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from widget_helpers import RecordingComm, wait_for
 
 import ipyws
 from ipyws import Reconnect, WebSocket, demo, widgets
@@ -26,6 +25,7 @@ from ipyws._panel_feed import (
     close_meaning,
     updater,
 )
+from tests.widgets.helpers import RecordingComm, wait_for
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert('pwned')</script>"]
 STATIC = Path(ipyws.__file__).parent / "static"

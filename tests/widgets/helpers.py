@@ -1,16 +1,13 @@
-"""Helpers for the panel's tests: a recording comm, a polling wait, the kernel harness."""
+"""Helpers for the panel's tests: a recording comm and a polling wait."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from comm.base_comm import BaseComm
@@ -18,20 +15,6 @@ from comm.base_comm import BaseComm
 import ipyws
 
 HERE = Path(__file__).resolve().parent
-KERNEL_HARNESS = "ipyws_kernel_harness"
-
-
-def load_kernel_harness() -> ModuleType:
-    """Import tests/kernel/harness.py under the name the kernel tier uses (one module object)."""
-    if KERNEL_HARNESS in sys.modules:
-        return sys.modules[KERNEL_HARNESS]
-    path = HERE.parent / "kernel" / "harness.py"
-    spec = importlib.util.spec_from_file_location(KERNEL_HARNESS, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[KERNEL_HARNESS] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class RecordingComm(BaseComm):  # type: ignore[misc]
