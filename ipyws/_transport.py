@@ -68,23 +68,27 @@ DEFAULT_USER_AGENT = (
 
 @dataclass(frozen=True)
 class Options:
-    """Connection options beyond the browser's two arguments (all keyword-only on WebSocket)."""
+    """Connection options beyond the browser's two arguments (all keyword-only on WebSocket).
 
-    headers: Sequence[tuple[str, str]] = ()
-    origin: str | None = None
-    ssl: ssl_module.SSLContext | bool | None = None
-    proxy: str | bool | None = True
+    No defaults here: `WebSocket`'s signature is the one place they are written, and the
+    socket passes every option.
+    """
+
+    headers: Sequence[tuple[str, str]]
+    origin: str | None
+    ssl: ssl_module.SSLContext | bool | None
+    proxy: str | bool | None
     #: TLS with an ``https://`` proxy: an `ssl.SSLContext`, or False not to verify.
-    proxy_ssl: ssl_module.SSLContext | bool | None = None
-    compression: bool = True
-    max_size: int | None = DEFAULT_MAX_SIZE
-    open_timeout: float | None = 30.0
-    close_timeout: float | None = 10.0
-    ping_interval: float | None = 20.0
-    ping_timeout: float | None = 20.0
-    user_agent: str | None = DEFAULT_USER_AGENT
+    proxy_ssl: ssl_module.SSLContext | bool | None
+    compression: bool
+    max_size: int | None
+    open_timeout: float | None
+    close_timeout: float | None
+    ping_interval: float | None
+    ping_timeout: float | None
+    user_agent: str | None
     #: Report each Ping and Pong frame to the socket (``Sink._io_control``).
-    log_pings: bool = False
+    log_pings: bool
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -198,7 +198,8 @@ class WebSocket(EventTarget):
 
     The constructor returns at once in CONNECTING state; events ``open``, ``message``*,
     ``error``? and ``close`` follow, delivered to handlers on the loop (or thread) where the
-    socket was created. Options the browser does not offer are keyword-only:
+    socket was created. Options the browser does not offer are keyword-only; their defaults
+    are the signature's, written only there (the ``%ws connect`` help reads them from it):
 
     Args:
         url: ``ws://``, ``wss://``, ``http://`` or ``https://`` URL (no fragment).
@@ -212,15 +213,15 @@ class WebSocket(EventTarget):
             proxy for every host.
         proxy_ssl: an `ssl.SSLContext` for TLS with an ``https://`` proxy (to trust
             a private CA); ``False`` disables its verification. Ignored for other proxies.
-        compression: offer permessage-deflate (default True, like browsers).
-        max_size: largest incoming message in bytes (default 64 MiB, None for no limit);
-            a bigger one fails the connection with close code 1009.
-        open_timeout: seconds allowed for the opening handshake (default 30).
-        close_timeout: seconds to wait for the closing handshake (default 10).
-        ping_interval: seconds between keepalive pings (default 20, None to disable).
-        ping_timeout: seconds to wait for a pong before failing (default 20).
-        user_agent: the ``User-Agent`` header (None to omit it).
-        log_size: records kept in the [`transcript`][ipyws.Transcript] (default 1000).
+        compression: offer permessage-deflate, like browsers.
+        max_size: largest incoming message in bytes; None for no limit. A bigger one fails
+            the connection with close code 1009.
+        open_timeout: seconds allowed for the opening handshake; None for no limit.
+        close_timeout: seconds to wait for the closing handshake; None for no limit.
+        ping_interval: seconds between keepalive pings; None to disable them.
+        ping_timeout: seconds to wait for a pong before failing; None to wait forever.
+        user_agent: the ``User-Agent`` header; None to omit it.
+        log_size: records kept in the [`transcript`][ipyws.Transcript].
         reconnect: ``True`` or a [`Reconnect`][ipyws.Reconnect] policy to connect again, on this
             same object, whenever a connection ends without [`close`][ipyws.WebSocket.close] having
             been called (see [`reconnect`][ipyws.WebSocket.reconnect]); default None, the browser's

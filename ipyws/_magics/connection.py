@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from .._format import format_size
+from .._websocket import WebSocket
 from ..exceptions import DOMException
 from .parsing import Call, Parser, Subcommand, add_show_options, count, port, rate, seconds, size
 
@@ -23,19 +27,49 @@ DEMOS = ("binary", "chat", "echo", "ticker")
 
 # -- %ws connect ---------------------------------------------------------------------------
 
-#: The connection options given as a number or 'none': flag, value type, metavar, help.
-_TUNING: tuple[tuple[str, Callable[[str], float | None], str, str], ...] = (
-    ("--max-size", size, "BYTES", "largest incoming message (default 64 MiB; 'none' for no limit)"),
-    (
-        "--ping-interval",
-        seconds,
-        "S",
-        "seconds between keepalive pings (default 20; 'none' to disable)",
-    ),
-    ("--ping-timeout", seconds, "S", "seconds to wait for a pong (default 20; 'none' to disable)"),
-    ("--open-timeout", seconds, "S", "seconds allowed for the opening handshake (default 30)"),
-    ("--close-timeout", seconds, "S", "seconds to wait for the closing handshake (default 10)"),
+#: The constructor's options ``%ws connect`` takes as a number or 'none', with the flag's
+#: value type and metavar. Their defaults and descriptions are read from ``WebSocket``.
+_TUNED: tuple[tuple[str, Callable[[str], float | None], str], ...] = (
+    ("max_size", size, "BYTES"),
+    ("ping_interval", seconds, "S"),
+    ("ping_timeout", seconds, "S"),
+    ("open_timeout", seconds, "S"),
+    ("close_timeout", seconds, "S"),
 )
+
+
+def constructor_options() -> dict[str, tuple[Any, str]]:
+    """Return WebSocket's keyword options: each one's default (its signature) and description.
+
+    The signature is the one place the defaults are written, and the ``Args`` section of the
+    class docstring the one place each option is described; the magic's help is made of both.
+    """
+    described: dict[str, str] = {}
+    name = None
+    in_args = False
+    for line in (inspect.getdoc(WebSocket) or "").splitlines():
+        if line.strip() == "Args:":
+            in_args = True
+        elif in_args and (entry := re.match(r" {4}(\w+): (.*)", line)):
+            name = entry.group(1)
+            described[name] = entry.group(2)
+        elif in_args and name and line.startswith(" " * 8):
+            described[name] += " " + line.strip()
+        elif in_args and line.strip():
+            break
+    return {
+        param.name: (param.default, described.get(param.name, ""))
+        for param in inspect.signature(WebSocket).parameters.values()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _tuned_help(default: Any, description: str, kind: Callable[[str], float | None]) -> str:
+    """Make a flag's help of the option's description: its first clause, the default, 'none'."""
+    first, _, rest = description.partition("; ")
+    shown = format_size(default) if kind is size else f"{default:g}"
+    none = rest.split(".")[0].replace("None", "'none'", 1) if rest.startswith("None") else ""
+    return f"{first} (default {shown}{'; ' + none if none else ''})"
 
 
 def connect_parser() -> Parser:
@@ -76,9 +110,16 @@ def connect_parser() -> Parser:
     parser.add_argument("--origin", metavar="O", help="the Origin header (none by default)")
     add_show_options(parser)
     options = parser.add_argument_group("connection options")
-    for flag, kind, metavar, text in _TUNING:
+    known = constructor_options()
+    for name, kind, metavar in _TUNED:
         # Absent unless given ('none' gives None), so WebSocket's own defaults apply.
-        options.add_argument(flag, default=argparse.SUPPRESS, type=kind, metavar=metavar, help=text)
+        options.add_argument(
+            "--" + name.replace("_", "-"),
+            default=argparse.SUPPRESS,
+            type=kind,
+            metavar=metavar,
+            help=_tuned_help(*known[name], kind),
+        )
     options.add_argument(
         "--no-compression", action="store_true", help="do not offer permessage-deflate"
     )
@@ -120,8 +161,7 @@ def connect(magics: WSMagics, call: Call) -> None:
         options["headers"] = headers
     if args.origin is not None:
         options["origin"] = args.origin
-    for flag, *_ in _TUNING:
-        option = flag[2:].replace("-", "_")
+    for option, *_ in _TUNED:
         if hasattr(args, option):  # absent unless given
             options[option] = getattr(args, option)
     if args.no_compression:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
+from ipyws import WebSocket
+from ipyws._format import format_size
 from ipyws._magics import SUBCOMMANDS
+from ipyws._magics.connection import connect_parser, constructor_options
+from ipyws._transport import Options
 from tests.ipython.shell import TIMEOUT, find_magic, run, socket_named, usage_error
 
 
@@ -166,3 +173,24 @@ def test_completion_is_gone_after_unload(ip: InteractiveShell) -> None:
     """After %unload_ext ipyws, %ws lines get no ipyws completions."""
     run(ip, "%unload_ext ipyws")
     assert "connect" not in _complete(ip, "%ws c")
+
+
+def test_connect_help_takes_defaults_and_meanings_from_the_constructor() -> None:
+    """%ws connect's tuning flags show WebSocket's signature defaults and docstring meanings."""
+    signature = inspect.signature(WebSocket).parameters
+    text = " ".join(connect_parser().format_help().split())
+    for name in ("max_size", "ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
+        default = signature[name].default
+        shown = format_size(default) if name == "max_size" else f"{default:g}"
+        meaning = constructor_options()[name][1].partition(";")[0]
+        flag = "--" + name.replace("_", "-")
+        assert (
+            f"{flag} {'BYTES' if name == 'max_size' else 'S'} {meaning} (default {shown};" in text
+        )
+
+
+def test_the_constructor_describes_every_option_and_options_repeats_no_default() -> None:
+    """Each keyword option has a docstring entry; Options declares no default of its own."""
+    assert [name for name, (_, said) in constructor_options().items() if not said] == []
+    defaults = [f.name for f in dataclasses.fields(Options) if f.default is not dataclasses.MISSING]
+    assert defaults == []
