@@ -28,7 +28,9 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from ._text import escape_controls
 from ._transport import io_thread
+from ._url import redact_url
 from ._websocket import ReadyState, WebSocket
 
 __all__ = [
@@ -138,19 +140,21 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
     # The live counters (bufferedAmount proper only changes between tasks on the main thread).
     stats = socket.stats
     return {
-        "url": socket.url,
+        # What the panel shows is saved with the notebook: credentials masked, and nothing a
+        # server sent may drive a terminal or reorder text (control and bidi characters).
+        "url": redact_url(socket.url),
         "state": name or state.name,
         "ready_state": int(state),
         "reconnect_attempt": int(retry["attempt"]) if retry else 0,
         "retry_at": retry_at,
         "rtt": None if rtt is None else round(rtt * 1000.0, 2),
-        "protocol": str(opened.get("protocol", "")) if opened else "",
-        "extensions": str(opened.get("extensions", "")) if opened else "",
+        "protocol": escape_controls(str(opened.get("protocol", ""))) if opened else "",
+        "extensions": escape_controls(str(opened.get("extensions", ""))) if opened else "",
         "close_code": code,
         "close_meaning": close_meaning(code),
-        "close_reason": str(closed.get("reason", "")) if closed else "",
+        "close_reason": escape_controls(str(closed.get("reason", ""))) if closed else "",
         "was_clean": bool(closed.get("wasClean")) if closed else None,
-        "error": str(error.get("message", "")) if error else "",
+        "error": escape_controls(str(error.get("message", ""))) if error else "",
         "buffered_amount": stats.buffered_amount,
         "messages_in": stats.messages_in,
         "messages_out": stats.messages_out,
@@ -163,8 +167,8 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
 
 
 def _one_line(text: str) -> str:
-    """Return ``text`` as one line of at most PREVIEW_CHARS characters."""
-    line = " ".join(text[: PREVIEW_CHARS * 4].split())
+    """Return ``text`` as one line of at most PREVIEW_CHARS characters, controls escaped."""
+    line = escape_controls(" ".join(text[: PREVIEW_CHARS * 4].split()))
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["MASK", "Redactor", "escape_controls", "to_usv", "type_name", "utf8"]
+__all__ = ["MASK", "SECRET_HEADERS", "Redactor", "escape_controls", "to_usv", "type_name", "utf8"]
 
 #: What a masked secret reads as.
 MASK = "***"
+#: Headers whose values are credentials, masked wherever handshakes are shown or exported,
+#: as in Chrome's sanitized HAR (the socket's ``handshake`` keeps them).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 # C0 and C1 control characters drive a terminal (ANSI escapes, BEL, a clear screen) or break
 # the layout; bidirectional formatting characters (U+202E and kin) reorder what is shown, so

@@ -35,7 +35,7 @@ from websockets.proxy import get_proxy
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
-from ._text import Redactor
+from ._text import MASK, SECRET_HEADERS, Redactor
 from ._url import WebSocketURL, redact_url
 from ._version import __version__
 from ._wakeup import LoopWaker
@@ -118,6 +118,23 @@ def resolve_proxy(url: WebSocketURL, proxy: str | bool | None) -> str | None:
             return None
         return get_proxy(parse_uri(url.href))
     return proxy
+
+
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' connection logger, minus credentials: its debug lines show each header."""
+
+    def __init__(self, logger: logging.Logger, redact: Redactor) -> None:
+        super().__init__(logger, {})
+        self._redact = redact
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        if len(args) == 2 and isinstance(args[0], str) and args[0].lower() in SECRET_HEADERS:
+            args = (args[0], MASK)  # "> Authorization: ..." and "< Set-Cookie: ..."
+        text = str(msg) % args if args else str(msg)
+        kwargs.setdefault("stacklevel", 2)
+        self.logger.log(level, "%s", self._redact(text), **kwargs)
 
 
 def _no_verification() -> ssl_module.SSLContext:
@@ -461,6 +478,7 @@ class Connection:
             "ping_timeout": opts.ping_timeout,
             "max_size": opts.max_size,
             "create_connection": _DirectConnection,
+            "logger": _RedactingLogger(logging.getLogger("websockets.client"), self._redact),
             **opts.extra,
         }
         if self._url.secure:

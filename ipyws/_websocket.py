@@ -41,7 +41,7 @@ from ._events import (
 )
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
-from ._text import Redactor, to_usv, type_name, utf8
+from ._text import SECRET_HEADERS, Redactor, to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._transport import (
     DEFAULT_MAX_SIZE,
@@ -115,17 +115,13 @@ class _Constant:
         raise AttributeError("WebSocket constants are read-only")
 
 
-# Like Chrome's sanitized HAR export: the transcript is exported to files and shown in the
-# panel, so credentials in the handshake are masked there (``ws.handshake`` keeps them).
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-
-
 def _redacted(handshake: dict[str, Any]) -> dict[str, Any]:
+    """The handshake as the transcript keeps it: credential headers masked (SECRET_HEADERS)."""
     return {
         side: {
             **info,
             "headers": [
-                (name, "(redacted)" if name.lower() in _SECRET_HEADERS else value)
+                (name, "(redacted)" if name.lower() in SECRET_HEADERS else value)
                 for name, value in info.get("headers", ())
             ],
         }
@@ -180,7 +176,7 @@ def _redactor(
     """Return what masks this socket's secrets: URL and proxy credentials, secret headers."""
     secrets = url_credentials(url.href)
     for name, value in headers:
-        if name.lower() in _SECRET_HEADERS:
+        if name.lower() in SECRET_HEADERS:
             # The whole value, and the credentials after a scheme ("Bearer TOKEN").
             secrets.extend((value, value.partition(" ")[2].strip()))
     if isinstance(proxy, str):

@@ -327,7 +327,7 @@ def snapshot_html(socket: WebSocket) -> str:
         '<div class="ipyws-snapshot" style="font-family: sans-serif; font-size: 13px">',
         f'<div><span style="background: {colour}; color: white; padding: 1px 6px; '
         f'border-radius: 3px; font-weight: bold">{esc(values["state"])}</span> '
-        f"<code>{esc(socket.url)}</code></div>",
+        f"<code>{esc(values['url'])}</code></div>",
         *(f"<div>{esc(line)}</div>" for line in details),
     ]
     if rows:

@@ -9,7 +9,7 @@ from types import TracebackType
 import pytest
 
 import ipyws
-from tests.servers import TestServer
+from tests.servers import HeldServer, TestServer
 
 CLOSE_WAIT = 5.0
 """Seconds a leftover socket may take to close after a test."""
@@ -19,6 +19,13 @@ CLOSE_WAIT = 5.0
 def wpt() -> Iterator[TestServer]:
     """A started :class:`tests.servers.TestServer` on 127.0.0.1, shared by the session."""
     with TestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def held_server() -> Iterator[HeldServer]:
+    """An echo server that holds each opening handshake until ``release()`` (see HeldServer)."""
+    with HeldServer().running() as server:
         yield server
 
 

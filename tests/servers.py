@@ -99,7 +99,7 @@ import struct
 import threading
 import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -109,6 +109,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
+from websockets.sync.server import ServerConnection as SyncServerConnection
+from websockets.sync.server import serve as sync_serve
 from websockets.typing import Subprotocol
 
 __all__ = ["TestServer"]
@@ -585,3 +587,60 @@ class TestServer:
         self._stalled.add(connection)
         connection.transport.pause_reading()
         await connection.wait_closed()
+
+
+class HeldServer:
+    """An echo server whose opening handshakes wait until :meth:`release`.
+
+    A socket connecting to it stays CONNECTING, however slow or busy the machine, for as long
+    as the test needs: tests hold the handshake instead of racing a delay.
+    """
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+        self._server = sync_serve(
+            self._echo, "127.0.0.1", 0, process_request=self._hold, ping_interval=None
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ipyws-held-server", daemon=True
+        )
+        #: The server's ``ws://`` URL.
+        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/"
+        #: Opening handshakes received so far (each waits for release()).
+        self.held = threading.Semaphore(0)
+
+    def _hold(self, connection: SyncServerConnection, request: Request) -> None:
+        self.held.release()
+        if not self._released.wait(_HOLD_LIMIT):
+            raise TimeoutError(f"the test never released the handshake ({_HOLD_LIMIT} s)")
+
+    @staticmethod
+    def _echo(connection: SyncServerConnection) -> None:
+        for message in connection:
+            connection.send(message)
+
+    def wait_held(self, timeout: float = 10.0) -> None:
+        """Wait until a handshake has arrived and is being held."""
+        if not self.held.acquire(timeout=timeout):
+            raise TimeoutError(f"no handshake arrived within {timeout} s")
+
+    def release(self) -> None:
+        """Answer every held handshake, and every later one at once."""
+        self._released.set()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[HeldServer]:
+        """Serve for the duration of the ``with`` block; handshakes still held are released."""
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._released.set()
+            self._server.shutdown()
+            self._thread.join(10)
+
+
+# How long a held handshake may wait before the server gives up on the test.
+_HOLD_LIMIT = 60.0

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from IPython.display import display
 
 from .._format import format_age, format_record, format_size
+from .._url import redact_url
 from .._websocket import ReadyState, WebSocket, sockets
 from .parsing import Call, Parser, Subcommand, count
 
@@ -100,7 +101,7 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
         rows.append(
             (
                 ", ".join(names[ws]) or "-",
-                ws.url,
+                redact_url(ws.url),
                 state_label(ws),
                 ws.protocol or "-",
                 str(stats.messages_in),
@@ -148,7 +149,7 @@ def log(magics: WSMagics, call: Call) -> None:
     ws = magics.socket(args.name, "%ws log")
     transcript = ws.transcript
     records = transcript.records(limit=None if args.all else (args.n or magics.log_lines))
-    header = f"{args.name}  {ws.url}  {state_label(ws)}"
+    header = f"{args.name}  {redact_url(ws.url)}  {state_label(ws)}"
     if not records:
         print(f"{header}  (no records yet)")
         return

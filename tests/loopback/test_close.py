@@ -9,7 +9,7 @@ import pytest
 
 from ipyws import CloseEvent, Event, WebSocket
 from tests.loopback.recording import WAIT, closed, connect
-from tests.servers import TestServer
+from tests.servers import HeldServer, TestServer
 
 
 @pytest.mark.parametrize(
@@ -106,11 +106,11 @@ def test_close_in_onclose_is_a_no_op(wpt: TestServer) -> None:
     assert ws.readyState == WebSocket.CLOSED
 
 
-def test_close_while_connecting(wpt: TestServer) -> None:
+def test_close_while_connecting(held_server: HeldServer) -> None:
     """close() while CONNECTING: CLOSING at once, then error and close 1006 unclean, never open."""
 
     async def main() -> tuple[list[str], list[tuple[str, int]], CloseEvent]:
-        ws, rec = connect(wpt.url("/handshake_sleep_2?delay=1"))
+        ws, rec = connect(held_server.url)
         ws.close()
         # Handlers run on this loop, so nothing can have fired before close() returned.
         early = list(rec.types)
@@ -124,10 +124,10 @@ def test_close_while_connecting(wpt: TestServer) -> None:
     assert (event.code, event.reason, event.wasClean) == (1006, "", False)
 
 
-def test_close_right_after_constructor_in_plain_python(wpt: TestServer) -> None:
+def test_close_right_after_constructor_in_plain_python(held_server: HeldServer) -> None:
     """close() right after the constructor gives error then close 1006 and no open."""
-    # The 1 s handshake keeps the socket CONNECTING while this thread calls close().
-    ws, rec = connect(wpt.url("/handshake_sleep_2?delay=1"))
+    # The held handshake keeps the socket CONNECTING while this thread calls close().
+    ws, rec = connect(held_server.url)
     ws.close()
     # The failure may already have been dispatched on the ipyws-dispatch thread.
     assert ws.readyState in (WebSocket.CLOSING, WebSocket.CLOSED)

@@ -11,7 +11,7 @@ import pytest
 
 from ipyws import Event, WebSocket
 from tests.loopback.recording import WAIT, assert_failed, closed, connect, target_socket
-from tests.servers import TestServer
+from tests.servers import HeldServer, TestServer
 
 
 @pytest.fixture
@@ -281,9 +281,11 @@ def test_one_connecting_connection_per_host(wpt: TestServer) -> None:
     assert opened[1] - opened[0] >= 900  # ms
 
 
-def test_other_hosts_connect_meanwhile(wpt: TestServer) -> None:
+def test_other_hosts_connect_meanwhile(wpt: TestServer, held_server: HeldServer) -> None:
     """A slow handshake to one host does not hold up a socket to another host."""
-    slow = WebSocket(wpt.url("/handshake_sleep_2?delay=2"))
+    slow = WebSocket(held_server.url)  # 127.0.0.1, held until released
+    held_server.wait_held()
     other = WebSocket(wpt.url("/echo").replace("127.0.0.1", "localhost"))
-    other.wait_open(timeout=1.5)
+    other.wait_open(timeout=WAIT)
     assert slow.readyState == WebSocket.CONNECTING
+    held_server.release()

@@ -10,7 +10,7 @@ import pytest
 
 from ipyws import InvalidStateError, WebSocket
 from tests.loopback.recording import WAIT
-from tests.servers import TestServer
+from tests.servers import HeldServer, TestServer
 
 
 def test_wait_ping_returns_the_round_trip_and_sets_rtt(wpt: TestServer) -> None:
@@ -61,9 +61,9 @@ def test_keepalive_pings_set_rtt(wpt: TestServer) -> None:
     ws.wait_closed(timeout=WAIT)
 
 
-def test_ping_needs_an_open_socket(wpt: TestServer) -> None:
+def test_ping_needs_an_open_socket(held_server: HeldServer) -> None:
     """ping() and wait_ping() raise InvalidStateError unless the socket is OPEN."""
-    ws = WebSocket(wpt.url("/handshake_sleep_2"))
+    ws = WebSocket(held_server.url)
     with pytest.raises(InvalidStateError, match="readyState is CONNECTING"):
         ws.wait_ping()
     ws.close()

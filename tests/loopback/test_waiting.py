@@ -10,7 +10,7 @@ import pytest
 
 from ipyws import CloseEvent, Event, MessageEvent, WebSocket, WebSocketClosedError
 from tests.loopback.recording import WAIT, ProbeSocket, closed, connect
-from tests.servers import TestServer
+from tests.servers import HeldServer, TestServer
 
 SHORT = 0.3
 """Seconds for waits that are meant to time out."""
@@ -64,9 +64,9 @@ def test_wait_message_times_out(wpt: TestServer) -> None:
     assert ws.wait_message(timeout=WAIT).data == "still works"
 
 
-def test_wait_open_times_out(wpt: TestServer) -> None:
+def test_wait_open_times_out(held_server: HeldServer) -> None:
     """wait_open() raises TimeoutError while the handshake is still running."""
-    ws = WebSocket(wpt.url("/handshake_sleep_2?delay=2"))
+    ws = WebSocket(held_server.url)
     with pytest.raises(TimeoutError, match="readyState is CONNECTING"):
         ws.wait_open(timeout=SHORT)
 

@@ -25,6 +25,7 @@ from ipyws._panel_feed import (
     close_meaning,
     updater,
 )
+from tests.servers import HeldServer
 from tests.widgets.helpers import RecordingComm, wait_for
 
 HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert('pwned')</script>"]
@@ -50,12 +51,14 @@ def all_new_rows(view: widgets.WebSocketPanel) -> list[dict[str, Any]]:
     return [row for _, state in comm_of(view).updates() for row in state.get("new_rows", [])]
 
 
-def test_traits_follow_the_socket(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+def test_traits_follow_the_socket(comms: list[RecordingComm], held_server: HeldServer) -> None:
     """State, counters and close details reach the traits from the I/O side."""
-    ws = WebSocket(echo_server.url)
+    ws = WebSocket(held_server.url)
     view = widgets.panel(ws)
+    held_server.wait_held()  # the handshake waits: CONNECTING however busy the machine is
     assert view.state == "CONNECTING"
     assert view.url == ws.url
+    held_server.release()
     wait_for(lambda: view.state == "OPEN", what="OPEN")
     assert "permessage-deflate" in view.extensions
     assert view.protocol == ""
