@@ -29,10 +29,15 @@ def main() -> int:
             if len(received) == 2:
                 ws.close(1000, "done")
 
+        def on_error(event: Event) -> None:
+            print(f"error    {getattr(event, 'cause', None) or 'the connection failed'}")
+
         def on_close(event: CloseEvent) -> None:
             print(f"close    code={event.code} reason={event.reason!r} wasClean={event.wasClean}")
 
-        ws = WebSocket(server.url, onopen=on_open, onmessage=on_message, onclose=on_close)
+        ws = WebSocket(
+            server.url, onopen=on_open, onmessage=on_message, onerror=on_error, onclose=on_close
+        )
         close = ws.wait_closed(timeout=10)
         print("\ntranscript:")
         for record in ws.transcript.records():
@@ -40,8 +45,10 @@ def main() -> int:
                 detail = f"extensions={record['extensions']!r}"
             elif record["type"] == "close":
                 detail = f"code={record['code']} reason={record['reason']!r}"
+            elif record["type"] == "error":
+                detail = record["message"]
             else:  # binary data is base64 in the transcript, as in Chrome's HAR files
-                detail = repr(record["data"])
+                detail = repr(record.get("data"))
             print(f"  {record['type']:8} {record.get('size', ''):>4} {detail}")
     return 0 if close.wasClean else 1
 

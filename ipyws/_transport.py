@@ -166,7 +166,7 @@ def proxy_error(exc: BaseException, proxy: str, redact: Redactor) -> ProxyError:
         hint = ""
         if isinstance(exc, ssl_module.SSLError):
             hint = "; to trust a private CA for the proxy, pass proxy_ssl=ssl_context"
-        message = f"{what} (from the proxy itself, through proxy {shown}{hint})"
+        message = f"{what} (through proxy {shown}, while talking to the proxy itself{hint})"
     else:
         message = f"{what} (through proxy {shown})"
     error = ProxyError(message)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from IPython.display import display
 
-from .._format import format_age, format_record, format_size
+from .._format import escape, format_age, format_record, format_size
 from .._url import redact_url
 from .._websocket import ReadyState, WebSocket, sockets
 from .parsing import Call, Parser, Subcommand, count
@@ -103,7 +103,7 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
                 ", ".join(names[ws]) or "-",
                 redact_url(ws.url),
                 state_label(ws),
-                ws.protocol or "-",
+                escape(ws.protocol) or "-",
                 str(stats.messages_in),
                 str(stats.messages_out),
                 format_size(stats.bytes_in),

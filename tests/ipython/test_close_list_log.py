@@ -248,6 +248,32 @@ def test_log_escapes_control_characters_and_shortens_long_messages(
     assert lines[3].endswith("x" * 99 + "…")
 
 
+def test_list_and_log_mask_url_credentials(
+    ip: InteractiveShell, echo_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """%ws list and %ws log show a password in the URL as ***; the socket keeps it."""
+    url = echo_url.replace("ws://", "ws://user:hunter22@")
+    run(ip, f"%ws connect {url} --as cred --no-display")
+    cred = socket_named(ip, "cred").wait_open(TIMEOUT)
+    assert cred.url == url
+    capsys.readouterr()
+    run(ip, "%ws list")
+    run(ip, "%ws log cred")
+    out = capsys.readouterr().out
+    assert "hunter22" not in out
+    assert out.count(echo_url.replace("ws://", "ws://user:***@")) == 2
+
+
+def test_log_escapes_bidi_overrides(
+    ip: InteractiveShell, echo: WebSocket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A right-to-left override or isolate from a server shows as an escape, not reordered text."""
+    echo.send("abc\u202edef\u2067x")
+    echo.wait_message(TIMEOUT)
+    lines = _log(ip, capsys, "%ws log echo -n 1")
+    assert lines[1].endswith("  abc\\u202edef\\u2067x")
+
+
 def test_log_shows_the_close_record(
     ip: InteractiveShell, echo: WebSocket, echo_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

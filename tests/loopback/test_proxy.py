@@ -137,7 +137,7 @@ def test_untrusted_proxy_certificate_names_the_proxy(
     assert isinstance(error.cause, ProxyError)
     assert isinstance(error.cause.__cause__, ssl.SSLCertVerificationError)
     message = str(error.cause)
-    assert f"from the proxy itself, through proxy {tls_proxy.url}" in message
+    assert f"through proxy {tls_proxy.url}, while talking to the proxy itself" in message
     assert "proxy_ssl=" in message
 
 

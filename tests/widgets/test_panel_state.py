@@ -269,6 +269,45 @@ def test_hostile_messages_stay_text(
     assert HOSTILE[0] in widgets.snapshot_text(ws)
 
 
+def test_credentials_never_reach_the_panel_or_the_snapshots(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """The widget state, its rows and the text/HTML snapshots show URL credentials masked."""
+    url = echo_server.url.replace("ws://", "ws://user:hunter22@")
+    ws, view = open_panel(url, headers={"Authorization": "Bearer tok-9f8e7d"})
+    ws.send("hi")
+    wait_for(lambda: view.messages_in == 1, what="the echo")
+    assert ws.url == url
+    assert view.url == url.replace("hunter22", "***")
+    rows = view._feed.snapshot_rows()
+    bundle = ws._repr_mimebundle_()
+    assert "user:***@" in bundle["text/plain"] and "user:***@" in bundle["text/html"]
+    shown = [repr(comm_of(view).sent), repr(view.get_state()), repr(rows), repr(bundle)]
+    for surface in shown:
+        for secret in ("hunter22", "tok-9f8e7d", "dXNlcjpodW50ZXIyMg=="):
+            assert secret not in surface
+
+
+def test_control_characters_are_escaped_in_the_panel_and_snapshots(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """ESC, BEL, NUL, C1 and bidi overrides a server sends show escaped, in rows and snapshots."""
+    hostile = "\x1b]0;owned\x07\x1b[2J\x00\x9b\u202eevil\u2066"
+    ws, view = open_panel(echo_server.url)
+    ws.send(hostile)
+    wait_for(lambda: view.messages_in == 1, what="the echo")
+    ws.close(4000, "bye\u202e\x1b[2J")
+    wait_for(lambda: view.state == "CLOSED", what="CLOSED")
+    assert view.close_reason == "bye\\u202e\\x1b[2J"
+    received = [r for r in view._feed.snapshot_rows() if r["dir"] == "received"]
+    assert received[0]["preview"] == "\\x1b]0;owned\\x07\\x1b[2J\\x00\\x9b\\u202eevil\\u2066"
+    assert received[0]["data"] == hostile  # the detail view keeps the message as it came
+    bundle = ws._repr_mimebundle_()
+    for text in (bundle["text/plain"], bundle["text/html"]):
+        assert all(c.isprintable() or c == "\n" for c in text), text
+        assert "\\u202eevil" in text
+
+
 def test_frontend_module_never_writes_html() -> None:
     """The ES module builds its DOM with text only: no HTML sinks, no eval."""
     source = (STATIC / "panel.js").read_text(encoding="utf-8")
