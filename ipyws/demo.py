@@ -64,6 +64,9 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from ._text import type_name
+from ._validation import check_seconds
+
 __all__ = ["RECORD_FORMAT", "SERVERS", "DemoServer", "main", "start"]
 
 logger = logging.getLogger(__name__)
@@ -81,6 +84,9 @@ _CLOSE_TIMEOUT = 2.0
 # up; this bounds the server's memory and the client's lag (about half a second of a
 # 20 000 msg/s ticker).
 _MAX_BACKLOG = 1 << 20
+#: The fastest a feed produces, in messages per second: each batch holds a tenth of a second's
+#: worth, so a rate without bound would allocate without bound.
+MAX_RATE = 1_000_000
 
 # How long start() waits for the thread to be listening, and stop() for it to finish.
 _START_TIMEOUT = 10.0
@@ -172,8 +178,12 @@ class _Feed(_Service):
     text: ClassVar[bool]
 
     def __init__(self, rate: float) -> None:
-        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
-            raise ValueError(f"rate must be a positive number of messages per second, not {rate!r}")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            raise TypeError(f"rate must be a number of messages per second, not {type_name(rate)}")
+        if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+            raise ValueError(
+                f"rate must be above 0 and at most {MAX_RATE:,} messages per second, not {rate!r}"
+            )
         self.rate = float(rate)
         self._seq = 0
         # None means every topic: the default until the client picks some.
@@ -258,6 +268,8 @@ class _Ticker(_Feed):
             or not all(isinstance(s, str) and s for s in symbols)
         ):
             raise ValueError(f"symbols must be a non-empty list of names, not {symbols!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, not {type_name(seed)}")
         self.symbols = tuple(dict.fromkeys(symbols))
         self._random = random.Random(seed)
         self._prices = {s: self._START_PRICES.get(s, 100.0) for s in self.symbols}
@@ -513,9 +525,20 @@ def start(
     ``options`` go to the server itself: ``ticker`` takes ``rate`` (messages per second, default
     10), ``symbols`` and ``seed`` (for a repeatable random walk); ``binary`` takes ``rate``.
 
-    Raises ``ValueError`` for an unknown name or a bad option value, ``TypeError``
-    for an option the server does not take, and ``OSError`` if the port is unavailable.
+    Raises ``ValueError`` for an unknown name or a value out of range (``rate`` is at most
+    `MAX_RATE`), ``TypeError`` for an option the server does not take or a value of the wrong
+    type, and ``OSError`` if the port is unavailable.
     """
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be a non-empty str, not {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type_name(port)}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0 (any free port) to 65535, not {port}")
+    if compression not in ("deflate", None):
+        raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
+    check_seconds("ping_interval", ping_interval)
+    check_seconds("ping_timeout", ping_timeout)
     try:
         service_class = _SERVICES[name]
     except (KeyError, TypeError):

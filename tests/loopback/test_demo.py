@@ -248,6 +248,30 @@ def test_binary_sends_consecutive_sixteen_byte_records() -> None:
     assert all(-1.0 <= value <= 1.0 for _, value in records)
 
 
+@pytest.mark.parametrize(
+    ("name", "options", "error", "said"),
+    [
+        pytest.param("ticker", {"rate": 1e308}, ValueError, "at most 1,000,000", id="rate-huge"),
+        pytest.param("binary", {"rate": float("nan")}, ValueError, "rate", id="rate-nan"),
+        pytest.param("binary", {"rate": "10"}, TypeError, "rate must be a number", id="rate-str"),
+        pytest.param("ticker", {"rate": True}, TypeError, "rate must be a number", id="rate-bool"),
+        pytest.param("ticker", {"seed": 1.5}, TypeError, "seed must be an int", id="seed-float"),
+        pytest.param("echo", {"port": 70000}, ValueError, "port must be 0", id="port-big"),
+        pytest.param("echo", {"port": "80"}, TypeError, "port must be an int", id="port-str"),
+        pytest.param("echo", {"host": 127}, TypeError, "host must be", id="host-int"),
+        pytest.param("echo", {"compression": "gzip"}, ValueError, "compression", id="gzip"),
+        pytest.param("echo", {"ping_interval": 0}, ValueError, "ping_interval", id="ping-0"),
+        pytest.param("echo", {"ping_timeout": "1"}, TypeError, "ping_timeout", id="pt-str"),
+    ],
+)
+def test_start_checks_its_arguments(
+    name: str, options: dict[str, object], error: type[Exception], said: str
+) -> None:
+    """Each argument of start() is checked, with an error naming it, before anything starts."""
+    with pytest.raises(error, match=said):
+        demo.start(name, **options)  # type: ignore[arg-type]
+
+
 def test_unknown_name_raises_value_error_listing_valid_names() -> None:
     """start() with an unknown name raises ValueError naming the valid servers."""
     with pytest.raises(ValueError, match="binary, chat, echo, ticker"):
