@@ -13,7 +13,8 @@ when no run is pending, and a socket posts one *batch task* per burst that dispa
 messages one by one. Blocking helpers called on the dispatcher's own thread (a sync
 notebook cell waiting for ``open``) run the pending tasks inline while they wait.
 
-This is the only module that knows about IPython.
+Below the magics and the panel, this and ``_cells`` (which notebook cell runs) are the only
+modules that know about IPython.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from ._wakeup import LoopWaker
 __all__ = [
     "LAZY_DELAY",
     "Dispatcher",
-    "current_cell",
     "current_dispatcher",
     "defer_wakeups",
     "report_exception",
@@ -73,35 +73,6 @@ def _user_frames(traceback: TracebackType | None) -> TracebackType | None:
     while start is not None and start.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         start = start.tb_next
     return start or traceback
-
-
-def current_cell() -> tuple[str, str] | None:
-    """Identify the notebook cell run that is executing: ``(cell id, request msg_id)``.
-
-    JupyterLab, Notebook 7 and VS Code put the cell's id in each ``execute_request``'s
-    metadata; ipykernel keeps that request as the parent of the running code (per context,
-    so a handler running between cells counts as part of the run that registered it).
-    Returns None outside a kernel or when the frontend sends no cell id.
-    """
-    if "ipykernel" not in sys.modules:
-        return None
-    from IPython.core.interactiveshell import InteractiveShell
-
-    if not InteractiveShell.initialized():
-        return None
-    get_parent = getattr(getattr(InteractiveShell.instance(), "kernel", None), "get_parent", None)
-    if get_parent is None:
-        return None
-    try:
-        parent = get_parent()
-    except Exception:  # ipykernel internals differ across versions
-        return None
-    metadata = parent.get("metadata") or {}
-    cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
-    msg_id = (parent.get("header") or {}).get("msg_id")
-    if isinstance(cell_id, str) and cell_id and isinstance(msg_id, str):
-        return cell_id, msg_id
-    return None
 
 
 class Dispatcher:

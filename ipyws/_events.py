@@ -8,7 +8,8 @@ import types
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from ._dispatch import current_cell, report_exception
+from ._cells import CellRun, current_run
+from ._dispatch import report_exception
 from ._text import type_name
 from .exceptions import InvalidStateError
 
@@ -236,8 +237,8 @@ class _Entry:
         self.is_attribute = is_attribute
         self.removed = False
         self.entered = False
-        #: The notebook cell run that added it (see ``current_cell``), or None.
-        self.cell: tuple[str, str] | None = None
+        #: The notebook cell run that added it, or None.
+        self.cell: CellRun | None = None
 
 
 def _listener_name(callback: Any) -> str:
@@ -311,14 +312,14 @@ class EventTarget:
         for entry in entries:
             if _same_listener(entry, callback):
                 return
-        cell = current_cell()
+        cell = current_run()
         if cell is not None:
             self._replace_rerun_listeners(type, callback, cell)
         entry = _Entry(callback, contextvars.copy_context(), once=once)
         entry.cell = cell
         self._listeners[type] = (*self._listeners.get(type, ()), entry)
 
-    def _replace_rerun_listeners(self, type: str, callback: Any, cell: tuple[str, str]) -> None:
+    def _replace_rerun_listeners(self, type: str, callback: Any, cell: CellRun) -> None:
         """Remove the listeners an earlier run of this notebook cell added with this name.
 
         Re-running a cell must not make every event print twice; within one run, and
@@ -326,12 +327,7 @@ class EventTarget:
         """
         name = _listener_name(callback)
         for old in self._listeners.get(type, ()):
-            if (
-                old.cell is not None
-                and old.cell[0] == cell[0]
-                and old.cell[1] != cell[1]
-                and _listener_name(old.callback) == name
-            ):
+            if cell.reruns(old.cell) and _listener_name(old.callback) == name:
                 self._remove_entry(type, old)
 
     def removeEventListener(  # noqa: N802

@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from ._blob import Blob
+from ._cells import CellRun, current_run
 from ._dispatch import (
     Dispatcher,
-    current_cell,
     current_dispatcher,
     defer_wakeups,
     report_exception,
@@ -357,8 +357,8 @@ class WebSocket(EventTarget):
         ):
             if handler is not None:
                 self._set_handler(name, handler)
-        #: The notebook cell run that created the socket (see ``current_cell``), or None.
-        self._cell = current_cell()
+        #: The notebook cell run that created the socket, or None.
+        self._cell = current_run()
         if self._cell is not None:
             self._replace_rerun_sockets(self._cell)
         with _registry_lock:
@@ -382,19 +382,14 @@ class WebSocket(EventTarget):
         else:
             self._connection.start()
 
-    def _replace_rerun_sockets(self, cell: tuple[str, str]) -> None:
+    def _replace_rerun_sockets(self, cell: CellRun) -> None:
         """Close the sockets an earlier run of this notebook cell opened to the same URL.
 
         Re-running a cell must not leave its previous connection open beside the new one;
         within one run, and without a frontend cell id, nothing is closed.
         """
         for old in sockets():
-            if (
-                old._cell is not None
-                and old._cell[0] == cell[0]
-                and old._cell[1] != cell[1]
-                and old._url == self._url
-            ):
+            if cell.reruns(old._cell) and old._url == self._url:
                 old.close(1000, "replaced: its notebook cell ran again")
 
     # -- browser attributes -------------------------------------------------------------

@@ -26,6 +26,7 @@ from IPython.core.magic import (
 from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode
 
+from .._cells import current_run
 from .._dispatch import current_dispatcher
 from .._transcript import DEFAULT_LOG_SIZE
 from .._url import parse_websocket_url
@@ -146,19 +147,9 @@ class WSMagics(Magics):
         """Return the frontend's id of the running cell, or None when it sent none."""
         if self._cell_ids and self._cell_ids[-1]:
             return self._cell_ids[-1]
-        # ipykernel keeps the execute_request being handled; its metadata carries cellId
-        # even where IPython was not given it.
-        get_parent = getattr(getattr(self.shell, "kernel", None), "get_parent", None)
-        if callable(get_parent):
-            try:
-                parent = get_parent()
-            except Exception:  # no parent means no cell id
-                parent = None
-            metadata = parent.get("metadata") if isinstance(parent, dict) else None
-            cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
-            if isinstance(cell_id, str) and cell_id:
-                return cell_id
-        return None
+        # In a kernel the execute_request carries the cell id even where IPython was not given it.
+        run = current_run(self.shell)
+        return run.cell_id if run is not None else None
 
     # -- the magic --------------------------------------------------------------------
 
