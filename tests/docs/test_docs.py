@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -217,3 +218,39 @@ def test_docs_toolchain_formats_signatures() -> None:
     groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     docs = groups["dependency-groups"]["docs"]
     assert any(re.match(r"(ruff|black)\b", requirement) for requirement in docs), docs
+
+
+def test_home_page_code_fits_its_box() -> None:
+    """The home page's code lines fit the theme's code box (about 68 columns), none clipped."""
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    lines = [line for _, code in _FENCE.findall(text) for line in code.splitlines()]
+    tabbed = re.findall(r"^    ```\w*\n(.*?)^    ```", text, re.MULTILINE | re.DOTALL)
+    lines += [line[4:] for code in tabbed for line in code.splitlines()]
+    assert lines and [line for line in lines if len(line) > 64] == []
+
+
+def test_install_commands_say_what_works_before_a_release() -> None:
+    """The home page installs from a checkout; README's notebook command installs the extra."""
+    home = (DOCS / "index.md").read_text(encoding="utf-8")
+    assert "pip install -e ." in home and "git clone" in home
+    assert 'pip install -e ".[notebooks]" && jupyter lab notebooks/' in README.read_text("utf-8")
+
+
+def test_notebooks_extra_installs_what_the_notebooks_import() -> None:
+    """Each package a notebook imports is a dependency of ipyws or in its ``notebooks`` extra."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [
+        *project["project"]["dependencies"],
+        *project["project"]["optional-dependencies"]["notebooks"],
+    ]
+    names = {re.split(r"[<>=!~\[; ]", requirement)[0].lower() for requirement in wanted}
+    assert "jupyterlab" in names
+    distributions = importlib.metadata.packages_distributions()
+    for path in sorted((REPO_ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for module in set(re.findall(r"^\s*(?:import|from) (\w+)", code, re.MULTILINE)):
+            if module in sys.stdlib_module_names or module == "ipyws":
+                continue
+            providers = {name.lower() for name in distributions.get(module, [module])}
+            assert providers & names, (path.name, module)
