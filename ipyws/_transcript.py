@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -159,9 +160,9 @@ class Transcript:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.records())
 
-    def to_jsonl(self, file: str | IO[str]) -> None:
+    def to_jsonl(self, file: str | os.PathLike[str] | IO[str]) -> None:
         """Write the records as JSON lines to a path or an open text file."""
-        if isinstance(file, str):
+        if isinstance(file, (str, os.PathLike)):
             with open(file, "w", encoding="utf-8") as fh:
                 self.to_jsonl(fh)
             return
@@ -169,7 +170,11 @@ class Transcript:
             file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def to_dataframe(self) -> Any:
-        """Return the records as a pandas DataFrame (needs pandas), ``time`` as datetimes."""
+        """Return the records as a pandas DataFrame (needs pandas), ``time`` as datetimes.
+
+        Integer fields that some records lack (``opcode`` and ``size`` on open and close
+        records, ``code`` on all but close) are nullable integers (``Int64``), not floats.
+        """
         try:
             import pandas as pd
         except ImportError:
@@ -179,16 +184,21 @@ class Transcript:
         frame = pd.DataFrame(self.records())
         if not frame.empty:
             frame["time"] = pd.to_datetime(frame["time"], unit="s")
-        return frame
+        present = [name for name in _NULLABLE_INTEGERS if name in frame.columns]
+        return frame.astype(dict.fromkeys(present, "Int64"))
 
     def clear(self) -> None:
         """Drop the kept records (counters and ``seq`` go on)."""
         self._records.clear()
 
 
-def load_jsonl(file: str | IO[str]) -> list[dict[str, Any]]:
+#: Integer fields of records that other records lack: pandas would make them floats.
+_NULLABLE_INTEGERS = ("opcode", "size", "code")
+
+
+def load_jsonl(file: str | os.PathLike[str] | IO[str]) -> list[dict[str, Any]]:
     """Read records written by [`Transcript.to_jsonl`][ipyws.Transcript.to_jsonl] as dicts."""
-    if isinstance(file, str):
+    if isinstance(file, (str, os.PathLike)):
         with open(file, encoding="utf-8") as fh:
             return load_jsonl(fh)
     return [json.loads(line) for line in file if line.strip()]

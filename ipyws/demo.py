@@ -10,7 +10,7 @@ them:
     A JSON price feed, ``rate`` messages per second (default 10) spread over the symbols
     ACME, GLOBEX and INITECH, each a random walk::
 
-        {"type": "tick", "symbol": "ACME", "price": 101.23, "seq": 17, "time": 1764150000.123}
+        {"type": "tick", "symbol": "ACME", "price": 101.23, "seq": 17, "time": 1764150000.123456}
 
     ``seq`` numbers the server's ticks from 1, so gaps show what a client missed. A client gets
     every symbol until it sends ``{"op": "subscribe", "symbol": "ACME"}``; from then on only the
@@ -20,7 +20,10 @@ them:
 ``chat``
     A chat room. Each text message is broadcast to every client, the sender included, as
     ``{"type": "message", "from": "user-1", "text": "...", "time": ...}``; arrivals and
-    departures as ``{"type": "join"|"leave", "from": "user-1", "users": 2}``.
+    departures as ``{"type": "join"|"leave", "from": "user-1", "users": 2}``. A client is
+    ``user-N`` unless its URL names it (``?name=Ada``). A message may also be a JSON object,
+    as in MDN's chat example: ``{"type": "message", "text": "..."}`` relays its ``text``, and
+    a ``name`` in it renames the sender from then on.
 ``binary``
     Binary frames of one 16-byte record each, ``rate`` per second (default 10): the sequence
     number as a big-endian unsigned 64-bit integer, then a big-endian float64 sample of a sine
@@ -56,6 +59,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar
@@ -145,27 +149,41 @@ class _Chat(_Service):
     async def handle(self, connection: ServerConnection) -> None:
         """Announce the client, relay its messages, announce its departure."""
         self._joined += 1
-        user = f"user-{self._joined}"
+        query = urllib.parse.urlsplit(connection.request.path if connection.request else "").query
+        user = urllib.parse.parse_qs(query).get("name", [f"user-{self._joined}"])[0]
         self._users[connection] = user
         self._broadcast({"type": "join", "from": user, "users": len(self._users)})
         try:
             async for message in connection:
-                if isinstance(message, str):
-                    self._broadcast(
-                        {
-                            "type": "message",
-                            "from": user,
-                            "text": message,
-                            "time": round(time.time(), 3),
-                        }
-                    )
-                else:
+                if not isinstance(message, str):
                     await connection.send(_error("the chat relays text messages only"))
+                    continue
+                text, name = _chat_text(message)
+                user = self._users[connection] = name or user
+                self._broadcast(
+                    {"type": "message", "from": user, "text": text, "time": round(time.time(), 3)}
+                )
         except ConnectionClosed:
             pass
         finally:
             del self._users[connection]
             self._broadcast({"type": "leave", "from": user, "users": len(self._users)})
+
+
+def _chat_text(message: str) -> tuple[str, str | None]:
+    """Return the text a chat message carries and the sender's new name, if it gives one.
+
+    Plain text is the text. A JSON object shaped like MDN's chat messages
+    (``{"type": "message", "text": ..., "name": ...}``) gives its ``text`` and ``name``.
+    """
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return message, None
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return message, None
+    name = value.get("name")
+    return value["text"], name if isinstance(name, str) and name else None
 
 
 class _Feed(_Service):
@@ -288,7 +306,7 @@ class _Ticker(_Feed):
             symbol = choice(self.symbols)
             price = max(0.01, self._prices[symbol] * (1.0 + gauss(0.0, 0.002)))
             self._prices[symbol] = price
-            text = f'{self._prefixes[symbol]}{price:.2f}, "seq": {self._seq}, "time": {now:.3f}}}'
+            text = f'{self._prefixes[symbol]}{price:.2f}, "seq": {self._seq}, "time": {now:.6f}}}'
             batch.append((symbol, text.encode()))
         return batch
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from .._format import format_size
-from .._websocket import WebSocket
+from .._websocket import ReadyState, WebSocket
 from ..exceptions import DOMException
 from .parsing import Call, Parser, Subcommand, add_show_options, count, port, rate, seconds, size
 
@@ -290,10 +290,24 @@ def close(magics: WSMagics, call: Call) -> None:
                 f"{prog}: CODE must be a number, 1000 or 3000-4999, not {args.code!r}"
             ) from None
     reason = " ".join(args.reason) if args.reason else None
+    before = ws.readyState
     try:
         ws.close(code, reason)
     except DOMException as exc:
         raise UsageError(f"{prog}: {exc}") from None
+    print(_close_confirmation(args.name, before, code, reason))
+
+
+def _close_confirmation(name: str, before: ReadyState, code: int | None, reason: str | None) -> str:
+    """Say in one line what ``%ws close`` did to a socket that was ``before``."""
+    if before in (ReadyState.CLOSING, ReadyState.CLOSED):
+        return f"{name} is already {before.name}: nothing to do."
+    if before == ReadyState.CONNECTING:
+        return f"Closing {name} while CONNECTING: the connection fails (error, then close 1006)."
+    sent = "an empty Close frame" if code is None else f"code {code}"
+    if reason:
+        sent += f", reason {reason!r}"
+    return f"Closing {name} ({sent}); the close event follows when the server answers."
 
 
 CLOSE = Subcommand("close", "start the closing handshake", close_parser, close)

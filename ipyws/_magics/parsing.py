@@ -182,16 +182,49 @@ def add_show_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def interpolate(text: str, namespace: dict[str, Any]) -> str:
+def interpolate(
+    text: str,
+    namespace: dict[str, Any],
+    not_expanded: Callable[[str, BaseException], None] | None = None,
+) -> str:
     """Replace each ``{expression}`` by its value, as IPython does for ``!`` commands.
 
     As in IPython, the text is left unchanged when any expression fails, which is what lets
     JSON such as ``{"op": "subscribe"}`` through untouched. ``$name`` is not expanded:
-    dollars are common in messages.
+    dollars are common in messages. When what failed is a Python expression that raised
+    (``{usr}``, a misspelt name), not text that is no expression at all (the inside of a JSON
+    object), ``not_expanded`` is called with the expression and its exception, so a typo can
+    be reported instead of sent unnoticed.
     """
     if "{" not in text and "}" not in text:
         return text
     try:
         return FullEvalFormatter().vformat(text, args=[], kwargs=namespace)
     except Exception:  # the IPython rule: a failed expansion leaves the text as is
+        if not_expanded is not None:
+            failed = _failed_expression(text, namespace)
+            if failed is not None:
+                not_expanded(*failed)
         return text
+
+
+def _failed_expression(text: str, namespace: dict[str, Any]) -> tuple[str, BaseException] | None:
+    """Return the first ``{expression}`` of ``text`` that is Python but raises, with its error."""
+    try:
+        fields = list(FullEvalFormatter().parse(text))
+    except ValueError:  # unbalanced braces: text, not expressions
+        return None
+    for _, field, spec, conversion in fields:
+        if field is None:
+            continue
+        expression = f"{field}:{spec}" if spec else field
+        try:
+            code = compile(expression, "<%ws>", "eval")
+        except SyntaxError:
+            continue  # not an expression (JSON's "op": "subscribe"): text, as IPython keeps it
+        try:
+            eval(code, namespace)
+        except Exception as exc:  # the user's expression, whatever it raises
+            shown = expression + (f"!{conversion}" if conversion else "")
+            return shown, exc
+    return None

@@ -6,6 +6,8 @@ import base64
 import binascii
 import json
 import re
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
@@ -49,7 +51,8 @@ def send_parser(cell: bool = False) -> Parser:
         description = (
             "Send DATA, the rest of the line exactly as typed, as one text message on NAME. "
             "{expression} is replaced by its value from the user namespace ({{ and }} for "
-            "literal braces; if an expression fails, the text is sent unchanged). Put -- "
+            "literal braces; if an expression fails, the text is sent unchanged, with a "
+            "one-line warning naming it). Put -- "
             "before DATA that starts with --. If NAME is still CONNECTING, %ws send waits "
             "up to WSMagics.send_wait seconds for it to open."
         )
@@ -159,7 +162,7 @@ def send(magics: WSMagics, call: Call) -> None:
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{prog} --json: cannot send that value as JSON: {exc}") from None
     else:
-        text = data if "raw" in flags else interpolate(data, namespace)
+        text = data if "raw" in flags else interpolate(data, namespace, _warner(prog))
         if "hex" in flags:
             try:
                 payload = bytes.fromhex(text)
@@ -179,6 +182,19 @@ def send(magics: WSMagics, call: Call) -> None:
             payload = text
     _ensure_open(magics, ws, name, prog)
     ws.send(payload)
+
+
+def _warner(prog: str) -> Callable[[str, BaseException], None]:
+    """Return what says, in one line on stderr, that an ``{expression}`` was sent as typed."""
+
+    def warn(expression: str, error: BaseException) -> None:
+        print(
+            f"{prog}: {{{expression}}} was not expanded ({type(error).__name__}: {error}); "
+            "the text was sent as typed (write {{ }} for literal braces, or use --raw)",
+            file=sys.stderr,
+        )
+
+    return warn
 
 
 def _ensure_open(magics: WSMagics, ws: WebSocket, name: str, prog: str) -> None:

@@ -34,6 +34,21 @@ def test_close_without_code_sends_an_empty_close(ip: InteractiveShell, echo: Web
     assert socket_named(ip, "echo") is echo  # still bound, for its transcript
 
 
+def test_close_confirms_in_one_line(
+    ip: InteractiveShell, echo: WebSocket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """%ws close NAME prints one line saying what it sent; a second says nothing is left to do."""
+    capsys.readouterr()
+    run(ip, "%ws close echo 4000 done for today")
+    assert capsys.readouterr().out == (
+        "Closing echo (code 4000, reason 'done for today'); "
+        "the close event follows when the server answers.\n"
+    )
+    echo.wait_closed(TIMEOUT)
+    run(ip, "%ws close echo")
+    assert capsys.readouterr().out == "echo is already CLOSED: nothing to do.\n"
+
+
 def test_close_with_code_and_reason(ip: InteractiveShell, echo: WebSocket) -> None:
     """%ws close NAME CODE REASON... sends the code and the rest of the line as the reason."""
     run(ip, "%ws close echo 4000 done for today")

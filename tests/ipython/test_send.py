@@ -44,6 +44,28 @@ def test_send_leaves_json_and_dollars_alone(ip: InteractiveShell, echo: WebSocke
     assert _echoed(echo) == "costs $5 from $HOME"
 
 
+def test_send_warns_in_one_line_when_an_expression_fails(
+    ip: InteractiveShell, echo: WebSocket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """{undefined_name} is sent as typed, with one stderr line naming the expression."""
+    run(ip, "%ws send echo hello {usr}")
+    assert _echoed(echo) == "hello {usr}"
+    warning = capsys.readouterr().err.strip()
+    assert warning.count("\n") == 0 and warning.startswith("%ws send: {usr} was not expanded")
+    assert "NameError" in warning
+
+
+def test_send_does_not_warn_about_json(
+    ip: InteractiveShell, echo: WebSocket, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON object, whose braces hold no expression, is sent without a warning."""
+    run(ip, '%ws send echo {"op": "subscribe", "symbol": "ACME"}')
+    assert _echoed(echo) == '{"op": "subscribe", "symbol": "ACME"}'
+    run(ip, "%ws send echo --raw {usr}")
+    assert _echoed(echo) == "{usr}"
+    assert capsys.readouterr().err == ""
+
+
 def test_send_raw_turns_interpolation_off(ip: InteractiveShell, echo: WebSocket) -> None:
     """--raw sends {expression} literally."""
     ip.user_ns["user"] = "ada"

@@ -234,6 +234,23 @@ def test_chat_broadcasts_messages_joins_and_leaves() -> None:
         assert receive_json(alice) == {"type": "leave", "from": "user-2", "users": 1}
 
 
+def test_chat_names_clients_from_the_url_and_from_json_messages() -> None:
+    """A ?name= in the URL names a chat client; a JSON message relays its text and name."""
+    with (
+        demo.start("chat") as server,
+        connect(server.url + "?name=Ada", open_timeout=TIMEOUT) as ada,
+    ):
+        assert receive_json(ada) == {"type": "join", "from": "Ada", "users": 1}
+        with connect(server.url, open_timeout=TIMEOUT) as grace:
+            assert receive_json(ada)["from"] == "user-2"
+            grace.send(json.dumps({"type": "message", "text": "Hello, Ada!", "name": "Grace"}))
+            message = receive_json(ada)
+            assert (message["from"], message["text"]) == ("Grace", "Hello, Ada!")
+            grace.send('{"not": "a chat message"}')
+            assert receive_json(ada)["text"] == '{"not": "a chat message"}'
+        assert receive_json(ada) == {"type": "leave", "from": "Grace", "users": 1}
+
+
 def test_binary_sends_consecutive_sixteen_byte_records() -> None:
     """The binary feed sends 16-byte records: sequence number then a float64 value."""
     with demo.start("binary", rate=200) as server, connect(server.url, open_timeout=TIMEOUT) as ws:

@@ -75,6 +75,8 @@ def execute_notebook(path: Path) -> nbformat.NotebookNode:
         )
         try:
             client.execute(env=env, cwd=str(dirs["work"]))
+            # A notebook leaves the folder it runs in (a checkout, for a reader) as it was.
+            assert list(dirs["work"].iterdir()) == [], f"{path.name} wrote into its folder"
         finally:
             if client.kc is not None:
                 client.kc.stop_channels()

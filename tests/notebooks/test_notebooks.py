@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -86,6 +87,8 @@ def test_quickstart_connects_subscribes_and_closes(run_notebook: RunNotebook) ->
     assert result(nb, "send") == "{'type': 'subscribed', 'symbols': ['ACME']}"
     assert result(nb, "after-send").count("'ACME'") == 3
     assert result(nb, "close") == "<CloseEvent type='close' code=1000 reason='done' wasClean=True>"
+    # What the handler printed under an earlier cell, an executed copy keeps in a later one.
+    assert "the handler heard: [{'type': 'subscribed', 'symbols': ['ACME']}]" in text(nb, "stop")
 
 
 def test_tour_shows_lifecycle_event_order_and_close_codes(run_notebook: RunNotebook) -> None:
@@ -114,6 +117,14 @@ def test_tour_shows_lifecycle_event_order_and_close_codes(run_notebook: RunNoteb
     assert "cause: keepalive ping timeout" in text(nb, "keepalive")
     assert "code=1001" in result(nb, "server-stops")
     assert "code=1006" in result(nb, "server-crash")
+    room = result(nb, "chat")
+    assert "Ada joined" in room and "Grace: Hello, Ada!" in room and "user-" not in room
+    for line in text(nb, "close-invalid").splitlines():
+        assert line.count("'") % 2 == 0, line
+    assert all(len(line) <= 92 for line in text(nb, "subprotocol-fail").splitlines())
+    assert "this server's choice" in text(nb, "subprotocol")
+    retries = text(nb, "reconnect").splitlines()
+    assert retries[-2].endswith("giving up") and "retrying" not in retries[-2], retries
     summary = dict((line[:28].strip(), int(line[28:])) for line in text(nb, "summary").splitlines())
     assert {1000, 1001, 1005, 1006, 1009, 4000} == set(summary.values())
 
@@ -134,6 +145,12 @@ def test_feed_notebook_builds_dataframes_and_reloads_the_transcript(
         o for o in cell(nb, "plot-snapshot").outputs if o.output_type == "execute_result"
     )
     assert "<polyline" in snapshot.data["image/svg+xml"]
+    # The live plot's display was redrawn from the snapshot cell's run, which nbclient keeps.
+    live = next(o for o in cell(nb, "plot").outputs if o.output_type == "display_data")
+    assert "<polyline" in live.data["image/svg+xml"]
+    # opcode and size are nullable integers: the open record shows <NA>, not NaN and floats.
+    table = result(nb, "dataframe")
+    assert "<NA>" in table and not re.search(r"\s1\.0\s", table), table
     assert result(nb, "unsubscribe") == "['GLOBEX']"
     assert "records saved and loaded back, identical to the live transcript" in text(nb, "load")
 

@@ -139,6 +139,15 @@ def test_to_dataframe() -> None:
     assert list(frame["type"]) == ["open", "send", "receive", "receive", "close"]
 
 
+def test_to_dataframe_keeps_integer_fields_integers() -> None:
+    """opcode, size and code, missing from some records, are nullable integers, not floats."""
+    pytest.importorskip("pandas")
+    frame = _filled().to_dataframe()
+    assert {str(frame[name].dtype) for name in ("opcode", "size", "code")} == {"Int64"}
+    assert frame["size"].isna().tolist() == [True, False, False, False, True]
+    assert str(frame.loc[1, "size"]) == str(frame.loc[1, "size"]).split(".")[0]
+
+
 def test_to_dataframe_empty() -> None:
     """An empty transcript gives an empty DataFrame."""
     pytest.importorskip("pandas")
