@@ -5,13 +5,22 @@ It needs no network: the echo demo server starts on 127.0.0.1 in this process.
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 
 from . import CloseEvent, Event, MessageEvent, WebSocket, demo
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
     """Open a socket to the demo echo server, exchange messages, close, show the transcript."""
+    argparse.ArgumentParser(
+        prog="python -m ipyws",
+        description="The ipyws quickstart in a terminal: start the built-in echo demo server on "
+        "127.0.0.1, open an ipyws.WebSocket to it, send a text and a binary message, print "
+        "the events and close, then print the socket's transcript. No network is needed.",
+        epilog="Demo servers on their own: python -m ipyws.demo --help",
+    ).parse_args(list(argv))
     with demo.start("echo") as server:
         print(f"demo echo server listening on {server.url}")
 
@@ -47,11 +56,13 @@ def main() -> int:
                 detail = f"code={record['code']} reason={record['reason']!r}"
             elif record["type"] == "error":
                 detail = record["message"]
-            else:  # binary data is base64 in the transcript, as in Chrome's HAR files
+            elif record.get("opcode") == 2:  # binary data is base64 in the transcript, as in HAR
+                detail = f"base64 {record['data']!r}"
+            else:
                 detail = repr(record.get("data"))
             print(f"  {record['type']:8} {record.get('size', ''):>4} {detail}")
     return 0 if close.wasClean else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -296,8 +296,11 @@ _GLYPH = {"sent": "↑", "received": "↓", "event": "•"}
 
 def snapshot_text(socket: WebSocket) -> str:
     """Describe ``socket`` in a few lines of text: state, counters and its last records."""
-    _values, lines, rows = _summary(socket)
-    out = [repr(socket), *(f"  {line}" for line in lines)]
+    values, lines, rows = _summary(socket)
+    # One snapshot, one state: the header names the state the summary was read in (the
+    # socket's own readyState may lag it until its next task), and only CLOSED says more.
+    details = lines if values["state"] == "CLOSED" else lines[1:]
+    out = [f"<WebSocket {socket.url} {values['state']}>", *(f"  {line}" for line in details)]
     if rows:
         out.append(f"  last {len(rows)} of {plural(socket.transcript.total, 'record')}:")
         for row in rows:

@@ -34,6 +34,22 @@ def test_python_m_ipyws_runs_the_quickstart_offline() -> None:
     assert "message  'Hello, WebSocket!'" in out
     assert "message  <Blob size=9>" in out
     assert "close    code=1000 reason='done' wasClean=True" in out
+    # The transcript keeps binary data as base64 (as HAR does), and says so.
+    assert "send        9 base64 'AAECYmluYXJ5'" in out
+
+
+def test_python_m_ipyws_help_explains_and_runs_nothing() -> None:
+    """python -m ipyws --help prints what the quickstart does and exits 0 without running it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ipyws", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m ipyws")
+    assert "echo demo server" in result.stdout and "demo echo server listening" not in result.stdout
 
 
 def test_quickstart_ignores_a_system_proxy(refused_port: int) -> None:

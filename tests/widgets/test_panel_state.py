@@ -480,3 +480,18 @@ def test_close_meanings() -> None:
     assert close_meaning(4999) == "Application-defined"
     assert close_meaning(2000) == "Reserved"
     assert close_meaning(None) == ""
+
+
+def test_text_snapshot_names_one_state(echo_server: demo.DemoServer) -> None:
+    """The text/plain snapshot names one state, in its first line, however far the I/O side got."""
+    ws = WebSocket(echo_server.url)
+    states = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
+    first = widgets.snapshot_text(ws)
+    assert sum(first.count(state) for state in states) == 1, first
+    ws.wait_open(timeout=10)
+    opened = widgets.snapshot_text(ws)
+    assert opened.splitlines()[0] == f"<WebSocket {ws.url} OPEN>"
+    assert sum(opened.count(state) for state in states) == 1, opened
+    ws.close()
+    ws.wait_closed(timeout=10)
+    assert widgets.snapshot_text(ws).splitlines()[0] == f"<WebSocket {ws.url} CLOSED>"
