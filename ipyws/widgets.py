@@ -300,7 +300,8 @@ def snapshot_text(socket: WebSocket) -> str:
     # One snapshot, one state: the header names the state the summary was read in (the
     # socket's own readyState may lag it until its next task), and only CLOSED says more.
     details = lines if values["state"] == "CLOSED" else lines[1:]
-    out = [f"<WebSocket {socket.url} {values['state']}>", *(f"  {line}" for line in details)]
+    header = f"<WebSocket {socket._shown_url} {values['state']}>"  # the repr's URL, masked
+    out = [header, *(f"  {line}" for line in details)]
     if rows:
         out.append(f"  last {len(rows)} of {plural(socket.transcript.total, 'record')}:")
         for row in rows:

@@ -495,3 +495,6 @@ def test_text_snapshot_names_one_state(echo_server: demo.DemoServer) -> None:
     ws.close()
     ws.wait_closed(timeout=10)
     assert widgets.snapshot_text(ws).splitlines()[0] == f"<WebSocket {ws.url} CLOSED>"
+    secret = WebSocket(echo_server.url.replace("ws://", "ws://ada:s3cret@"))
+    assert "s3cret" not in widgets.snapshot_text(secret).splitlines()[0]
+    secret.close()
