@@ -915,8 +915,8 @@ class WebSocket(EventTarget):
             f"The socket closed (code {event.code}{reason}, wasClean={event.wasClean}) "
             f"while {what}{cause}",
             event,
+            cause=failure,
         )
-        error.__cause__ = self._error
         return error
 
     def _keep_cursor(self) -> None:

@@ -88,15 +88,24 @@ class InvalidStateError(DOMException, RuntimeError):
 
 
 class WebSocketClosedError(ConnectionError):
-    """The socket closed before what was awaited happened; ``event`` is its CloseEvent."""
+    """The socket closed before what was awaited happened; ``event`` is its CloseEvent.
 
-    def __init__(self, message: str, event: CloseEvent) -> None:
+    Its message ends with the cause in one line; ``cause`` keeps the exception itself (the
+    ``error`` event's cause). It is not chained as ``__cause__``, so a traceback shows the
+    short form instead of the I/O thread's internals.
+    """
+
+    def __init__(self, message: str, event: CloseEvent, cause: BaseException | None = None) -> None:
         super().__init__(message)
         #: The socket's close event.
         self.event = event
+        #: Why the connection failed, if it failed (the ``error`` event's ``cause``), or None.
+        self.cause = cause
 
-    def __reduce__(self) -> tuple[type[WebSocketClosedError], tuple[str, CloseEvent]]:
-        return type(self), (str(self), self.event)
+    def __reduce__(
+        self,
+    ) -> tuple[type[WebSocketClosedError], tuple[str, CloseEvent, BaseException | None]]:
+        return type(self), (str(self), self.event, self.cause)
 
 
 class HandshakeError(ConnectionError):

@@ -233,16 +233,14 @@ def test_install_commands_say_what_works_before_a_release() -> None:
     """The home page installs from a checkout; README's notebook command installs the extra."""
     home = (DOCS / "index.md").read_text(encoding="utf-8")
     assert "pip install -e ." in home and "git clone" in home
-    assert 'pip install -e ".[notebooks]" && jupyter lab notebooks/' in README.read_text("utf-8")
+    readme = README.read_text("utf-8")
+    assert "pip install -e . --group notebooks && jupyter lab notebooks/" in readme
 
 
-def test_notebooks_extra_installs_what_the_notebooks_import() -> None:
-    """Each package a notebook imports is a dependency of ipyws or in its ``notebooks`` extra."""
+def test_notebooks_group_installs_what_the_notebooks_import() -> None:
+    """Each package a notebook imports is a dependency of ipyws or in its ``notebooks`` group."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    wanted = [
-        *project["project"]["dependencies"],
-        *project["project"]["optional-dependencies"]["notebooks"],
-    ]
+    wanted = [*project["project"]["dependencies"], *project["dependency-groups"]["notebooks"]]
     names = {re.split(r"[<>=!~\[; ]", requirement)[0].lower() for requirement in wanted}
     assert "jupyterlab" in names
     distributions = importlib.metadata.packages_distributions()

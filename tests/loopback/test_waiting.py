@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
+import traceback
 from typing import Any
 
 import pytest
@@ -78,8 +80,23 @@ def test_wait_open_on_failure_raises_closed_error(wpt: TestServer) -> None:
         ws.wait_open(timeout=WAIT)
     assert isinstance(info.value, ConnectionError)
     assert info.value.event.code == 1006
-    assert info.value.__cause__ is not None
+    assert info.value.cause is not None
     assert "404" in str(info.value)
+
+
+def test_wait_open_on_a_refused_port_shows_a_short_error(wpt: TestServer) -> None:
+    """A refused connection's error shows in a few lines, the cause kept as .cause, unchained."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens on it once the probe closes
+    ws = WebSocket(f"ws://127.0.0.1:{port}/")
+    with pytest.raises(WebSocketClosedError) as info:
+        ws.wait_open(timeout=WAIT)
+    assert isinstance(info.value.cause, ConnectionRefusedError)
+    assert str(info.value).endswith(str(info.value.cause))
+    shown = "".join(traceback.format_exception(info.value))
+    assert "direct cause" not in shown and "During handling" not in shown
+    assert "asyncio" not in shown and len(shown.splitlines()) < 12, shown
 
 
 def test_wait_message_after_close_raises_closed_error(wpt: TestServer) -> None:
