@@ -257,6 +257,19 @@ class _DirectConnection(ClientConnection):
                 self._report_control(event, opcode is PING)
         super().process_event(event)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not hasattr(self, "recv_messages"):
+            # connection_made never ran: the TLS upgrade of a tunnel through a proxy failed
+            # (an untrusted certificate, say). websockets (17.x) would raise AttributeError
+            # here, out of asyncio's callback; the connection simply never was. The failure
+            # itself reaches the socket through the handshake: error, then close 1006.
+            self.protocol.receive_eof()
+            self.set_connection_exc(exc)
+            if not self.connection_lost_waiter.done():
+                self.connection_lost_waiter.set_result(None)
+            return
+        super().connection_lost(exc)
+
     def _report_control(self, frame: Frame, is_ping: bool) -> None:
         on_control = self.on_control
         assert on_control is not None
@@ -715,6 +728,22 @@ class _IdleHookSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-t
         return limit
 
 
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Log what asyncio would print to stderr from the I/O thread on the ``ipyws`` logger.
+
+    Text written to stderr by the I/O thread lands under whichever notebook cell happens to
+    be running; a log record goes where the user's logging configuration sends it.
+    """
+    exception = context.get("exception")
+    logger.error(
+        "ipyws I/O thread: %s",
+        context.get("message", "unhandled exception"),
+        exc_info=(type(exception), exception, exception.__traceback__)
+        if isinstance(exception, BaseException)
+        else None,
+    )
+
+
 class IOThread:
     """The one thread, with its own asyncio loop, that runs every ipyws connection."""
 
@@ -740,6 +769,7 @@ class IOThread:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(_log_loop_exception)
         try:
             self.loop.run_forever()
         finally:

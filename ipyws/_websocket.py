@@ -203,7 +203,8 @@ class WebSocket(EventTarget):
         headers: extra handshake headers (a mapping or ``(name, value)`` pairs).
         origin: value of the ``Origin`` header (none by default).
         ssl: an ``ssl.SSLContext`` for ``wss://`` (certificates are verified by
-            default); ``False`` disables verification, for self-signed test servers.
+            default); ``False`` disables verification, for self-signed test servers. With a
+            ``ws://`` URL it is ignored, with a warning: the connection is not encrypted.
         proxy: ``True`` (default) uses the system proxy settings (never for loopback
             hosts, as in Chromium), ``None``/``False`` connects directly, a URL uses that
             proxy for every host.
@@ -290,6 +291,14 @@ class WebSocket(EventTarget):
             log_pings=bool(log_pings),
         )
         log_size = check_count("log_size", log_size)
+        if ssl is not None and not parsed.secure:
+            # websockets ignores it and connects in plaintext: a user who meant wss:// must know.
+            warnings.warn(
+                f"ssl={ssl!r} is ignored for the ws:// URL {parsed.shown}: the connection is "
+                "not encrypted; use a wss:// URL for TLS",
+                UserWarning,
+                stacklevel=2,
+            )
         super().__init__()
         self._url = parsed.href
         #: The URL as shown and exported: its credentials masked.

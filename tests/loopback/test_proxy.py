@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 
 import pytest
 import trustme
+from websockets.sync.server import serve
 
 from ipyws import ProxyError, WebSocket
-from ipyws._transport import is_loopback, resolve_proxy
+from ipyws._transport import io_thread, is_loopback, resolve_proxy
 from ipyws._url import parse_websocket_url
 from tests.loopback.proxy import ConnectProxy
 from tests.loopback.recording import WAIT, assert_failed, connect
@@ -160,3 +164,52 @@ def test_proxy_ssl_false_skips_proxy_verification(wpt: TestServer, tls_proxy: Co
     ws.wait_open(timeout=WAIT)
     ws.close()
     ws.wait_closed(timeout=WAIT)
+
+
+def _flush_io_thread() -> None:
+    """Return once the I/O thread has run the callbacks already scheduled (two loop turns)."""
+    for _ in range(2):
+        ran = threading.Event()
+        io_thread().call(ran.set)
+        assert ran.wait(WAIT)
+
+
+def test_wss_through_a_proxy_to_an_untrusted_server_writes_nothing_to_stderr(
+    private_ca: trustme.CA,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A TLS failure inside a proxy tunnel is error + close 1006, with no traceback on stderr."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    private_ca.issue_cert("127.0.0.1").configure_cert(context)
+    with (
+        serve(lambda connection: None, "127.0.0.1", 0, ssl=context) as server,
+        ConnectProxy().running() as proxy,
+    ):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        ws, rec = connect(f"wss://127.0.0.1:{port}/", proxy=proxy.url)
+        error = assert_failed(ws, rec)
+        _flush_io_thread()
+        gc.collect()
+        server.shutdown()
+    assert isinstance(error.cause, ProxyError)
+    assert isinstance(error.cause.__cause__, ssl.SSLCertVerificationError)
+    assert capfd.readouterr().err == ""
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_io_thread_loop_errors_go_to_the_ipyws_logger(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception escaping a callback on the I/O thread is an ipyws log record, not stderr."""
+
+    def broken() -> None:
+        raise RuntimeError("a callback that fails")
+
+    io_thread().loop.call_soon_threadsafe(broken)
+    _flush_io_thread()
+    records = [r for r in caplog.records if r.exc_info and r.exc_info[0] is RuntimeError]
+    assert [r.name for r in records] == ["ipyws"]
+    assert "ipyws I/O thread" in records[0].getMessage()
+    assert capfd.readouterr().err == ""

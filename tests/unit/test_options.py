@@ -156,3 +156,19 @@ def test_limits_that_make_sense_are_accepted(make_socket: Make) -> None:
     options = fake.options
     assert options.max_size is None and options.close_timeout == 0.0
     assert options.ssl is context and options.proxy_ssl is context
+
+
+@pytest.mark.parametrize("value", [ssl.create_default_context(), False, True])
+def test_ssl_on_a_ws_url_warns_that_the_connection_is_not_encrypted(
+    make_socket: Make, value: Any
+) -> None:
+    """ssl= with a ws:// URL warns (a user who meant wss:// notices); the socket still opens."""
+    with pytest.warns(UserWarning, match=r"ignored for the ws:// URL .*use a wss:// URL"):
+        ws, _ = make_socket("ws://example.test/", ssl=value)
+    assert ws.url == "ws://example.test/"
+
+
+def test_ssl_on_a_wss_url_or_no_ssl_does_not_warn(make_socket: Make) -> None:
+    """ssl= with wss://, and ws:// without ssl=, raise no warning (warnings are errors here)."""
+    make_socket("wss://example.test/", ssl=ssl.create_default_context())
+    make_socket("ws://example.test/")
