@@ -225,11 +225,11 @@ class WebSocket(EventTarget):
             behaviour.
         log_pings: record each Ping and Pong frame in the [`transcript`][ipyws.Transcript]
             (default False).
-        onopen: the ``open`` handler (default None); a keyword sets it before anything can fire.
-        onmessage: the ``message`` handler (default None), set before the first message.
-        onerror: the ``error`` handler (default None).
-        onclose: the ``close`` handler (default None).
-        onreconnect: the non-standard ``reconnect`` handler (default None).
+        onopen: the ``open`` handler; as a keyword it is set before anything can fire.
+        onmessage: the ``message`` handler, set before the first message.
+        onerror: the ``error`` handler.
+        onclose: the ``close`` handler.
+        onreconnect: the non-standard ``reconnect`` handler.
     """
 
     CONNECTING: ClassVar[ReadyState] = _Constant(ReadyState.CONNECTING)  # type: ignore[assignment]
