@@ -204,7 +204,8 @@ class WebSocket(EventTarget):
         origin: value of the ``Origin`` header (none by default).
         ssl: an ``ssl.SSLContext`` for ``wss://`` (certificates are verified by
             default); ``False`` disables verification, for self-signed test servers. With a
-            ``ws://`` URL it is ignored, with a warning: the connection is not encrypted.
+            ``ws://`` URL a context is ignored, with a warning: the connection is not
+            encrypted.
         proxy: ``True`` (default) uses the system proxy settings (never for loopback
             hosts, as in Chromium), ``None``/``False`` connects directly, a URL uses that
             proxy for every host.
@@ -291,8 +292,9 @@ class WebSocket(EventTarget):
             log_pings=bool(log_pings),
         )
         log_size = check_count("log_size", log_size)
-        if ssl is not None and not parsed.secure:
-            # websockets ignores it and connects in plaintext: a user who meant wss:// must know.
+        if ssl is not None and ssl is not False and not parsed.secure:
+            # websockets ignores it and connects in plaintext: a user who meant wss:// must
+            # know. (False only relaxes checks, so there is nothing to warn about.)
             warnings.warn(
                 f"ssl={ssl!r} is ignored for the ws:// URL {parsed.shown}: the connection is "
                 "not encrypted; use a wss:// URL for TLS",

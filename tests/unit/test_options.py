@@ -158,7 +158,7 @@ def test_limits_that_make_sense_are_accepted(make_socket: Make) -> None:
     assert options.ssl is context and options.proxy_ssl is context
 
 
-@pytest.mark.parametrize("value", [ssl.create_default_context(), False, True])
+@pytest.mark.parametrize("value", [ssl.create_default_context(), True])
 def test_ssl_on_a_ws_url_warns_that_the_connection_is_not_encrypted(
     make_socket: Make, value: Any
 ) -> None:
@@ -169,6 +169,7 @@ def test_ssl_on_a_ws_url_warns_that_the_connection_is_not_encrypted(
 
 
 def test_ssl_on_a_wss_url_or_no_ssl_does_not_warn(make_socket: Make) -> None:
-    """ssl= with wss://, and ws:// without ssl=, raise no warning (warnings are errors here)."""
+    """ssl= with wss://, ws:// without ssl= or with ssl=False raise no warning (they are errors)."""
     make_socket("wss://example.test/", ssl=ssl.create_default_context())
     make_socket("ws://example.test/")
+    make_socket("ws://example.test/", ssl=False)  # relaxes checks that do not apply: harmless
