@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
 
+from ._events import MessageEvent
 from .exceptions import WebSocketClosedError  # defined with the others; imported from here before
 
 __all__ = ["Waiter", "WebSocketClosedError"]
@@ -26,9 +26,11 @@ class Waiter:
     def __init__(self, kind: str, *, stream: bool = False, asynchronous: bool = False) -> None:
         self.kind = kind
         self.done = False
-        self.result: Any = None
+        #: What the wait returns: the socket (open), a MessageEvent or the CloseEvent.
+        self.result: object = None
         self.error: BaseException | None = None
-        self.buffer: deque[Any] | None = deque() if stream else None
+        #: A message stream's events not yet read, with their running index.
+        self.buffer: deque[tuple[int, MessageEvent]] | None = deque() if stream else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._future: asyncio.Future[None] | None = None
         if asynchronous:
@@ -39,13 +41,13 @@ class Waiter:
         """Tell whether a coroutine awaits this waiter (rather than a blocking call)."""
         return self._loop is not None
 
-    def feed(self, item: Any) -> None:
+    def feed(self, item: tuple[int, MessageEvent]) -> None:
         """Hand one item to a streaming waiter and wake its reader."""
         assert self.buffer is not None
         self.buffer.append(item)
         self._wake()
 
-    def resolve(self, result: Any = None, error: BaseException | None = None) -> None:
+    def resolve(self, result: object = None, error: BaseException | None = None) -> None:
         """Finish the wait with a result or an error (only the first call counts)."""
         if self.done:
             return

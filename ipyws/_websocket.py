@@ -18,8 +18,8 @@ import time
 import types
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from typing import Any, ClassVar, Literal, TypeVar
 
 from ._blob import Blob
 from ._cells import CellRun, current_run
@@ -127,6 +127,16 @@ def _redacted(handshake: dict[str, Any]) -> dict[str, Any]:
         }
         for side, info in handshake.items()
     }
+
+
+_T = TypeVar("_T")
+
+
+def _expect(expected: type[_T], result: object) -> _T:
+    """Return what a wait resolved with, as the type its kind of wait always gives."""
+    if not isinstance(result, expected):
+        raise AssertionError(f"a wait gave {result!r}, not a {expected.__name__}")
+    return result
 
 
 def _nothing(_: object) -> None:
@@ -998,7 +1008,7 @@ class WebSocket(EventTarget):
         if not waiter.done:
             self._waiters.append(waiter)
 
-    def _wait_sync(self, kind: str, timeout: float | None) -> Any:
+    def _wait_sync(self, kind: str, timeout: float | None) -> object:
         waiter = self._waiter(kind)
         if not self._dispatcher.wait_until(lambda: waiter.done, timeout):
             self._drop_waiter(waiter)
@@ -1009,7 +1019,7 @@ class WebSocket(EventTarget):
             raise waiter.error
         return waiter.result
 
-    async def _wait_async(self, kind: str, timeout: float | None) -> Any:
+    async def _wait_async(self, kind: str, timeout: float | None) -> object:
         waiter = self._waiter(kind, asynchronous=True)
         try:
             await waiter.wait_async(timeout)
@@ -1030,29 +1040,32 @@ class WebSocket(EventTarget):
         Raises [`WebSocketClosedError`][ipyws.WebSocketClosedError] if it closes first,
         ``TimeoutError`` after ``timeout`` seconds.
         """
-        return self._wait_sync("open", timeout)  # type: ignore[no-any-return]
+        return _expect(WebSocket, self._wait_sync("open", timeout))
 
     def wait_message(self, timeout: float | None = 30.0) -> MessageEvent:
         """Block until the next message event and return it; handlers run meanwhile."""
-        return self._wait_sync("message", timeout)  # type: ignore[no-any-return]
+        return _expect(MessageEvent, self._wait_sync("message", timeout))
 
     def wait_closed(self, timeout: float | None = 30.0) -> CloseEvent:
         """Block until the socket is CLOSED and return its CloseEvent; handlers run meanwhile."""
-        return self._wait_sync("close", timeout)  # type: ignore[no-any-return]
+        return _expect(CloseEvent, self._wait_sync("close", timeout))
+
+    async def _wait_for(self, expected: type[_T], kind: str, timeout: float | None) -> _T:
+        return _expect(expected, await self._wait_async(kind, timeout))
 
     @property
-    def opened(self) -> Any:
+    def opened(self) -> Coroutine[Any, Any, WebSocket]:
         """An awaitable: ``await ws.opened`` returns the socket once it is OPEN."""
-        return self._wait_async("open", None)
+        return self._wait_for(WebSocket, "open", None)
 
     @property
-    def closed(self) -> Any:
+    def closed(self) -> Coroutine[Any, Any, CloseEvent]:
         """An awaitable: ``await ws.closed`` returns the CloseEvent once the socket is CLOSED."""
-        return self._wait_async("close", None)
+        return self._wait_for(CloseEvent, "close", None)
 
     async def next_message(self, timeout: float | None = None) -> MessageEvent:
         """Wait for the next message event and return it."""
-        return await self._wait_async("message", timeout)  # type: ignore[no-any-return]
+        return await self._wait_for(MessageEvent, "message", timeout)
 
     async def __aiter__(self) -> AsyncIterator[MessageEvent]:
         """Iterate over the message events, none skipped, until the socket closes.

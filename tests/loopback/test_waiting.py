@@ -9,6 +9,7 @@ import traceback
 from typing import Any
 
 import pytest
+from typing_extensions import assert_type
 
 from ipyws import CloseEvent, Event, MessageEvent, WebSocket, WebSocketClosedError
 from tests.loopback.recording import WAIT, ProbeSocket, closed, connect
@@ -280,3 +281,24 @@ def test_socket_outlives_its_asyncio_run(wpt: TestServer) -> None:
     assert ws.wait_message(timeout=WAIT).data == "after the loop"
     ws.close()
     assert ws.wait_closed(timeout=WAIT).wasClean
+
+
+def test_the_waits_give_their_precise_types(wpt: TestServer) -> None:
+    """Each wait returns the socket, a MessageEvent or the CloseEvent, as its type says."""
+
+    async def main() -> tuple[WebSocket, MessageEvent, CloseEvent]:
+        ws = WebSocket(wpt.url("/echo"))
+        opened = assert_type(await ws.opened, WebSocket)
+        ws.send("hello")
+        message = assert_type(await ws.next_message(timeout=WAIT), MessageEvent)
+        ws.close()
+        return opened, message, assert_type(await ws.closed, CloseEvent)
+
+    opened, message, close = asyncio.run(main())
+    assert isinstance(opened, WebSocket) and message.data == "hello" and close.code == 1005
+    ws = WebSocket(wpt.url("/echo"))
+    assert assert_type(ws.wait_open(timeout=WAIT), WebSocket) is ws
+    ws.send("again")
+    assert assert_type(ws.wait_message(timeout=WAIT), MessageEvent).data == "again"
+    ws.close(1000)
+    assert assert_type(ws.wait_closed(timeout=WAIT), CloseEvent).code == 1000
