@@ -5,22 +5,30 @@ that read it would freeze while a cell blocks. The feed reads the I/O side inste
 transcript (records, counters, and the lifecycle records the I/O thread appends as the
 connection opens, fails and closes). One ``Updater`` on the ipyws I/O thread's loop wakes
 every ``INTERVAL`` seconds while some feed is live and lets each feed push what changed
-since its last push: header values that differ and the log rows that are new, never the whole
-log. A widget trait set from that thread goes out on iopub at once, even while a cell blocks
-(``research/kernel-runtime.md``, Q4).
+since its last push: header values that differ and the newest few log rows (at most
+``MAX_ROWS_PER_UPDATE``, previews only), never the whole log. A widget trait set from that
+thread goes out on iopub at once, even while a cell blocks (``research/kernel-runtime.md``, Q4).
+
+The log itself is the transcript, the one ring buffer: a row's id is its record's ``seq``, so a
+view asks for any rows it shows (``Feed.fetch``), searches the whole ring in pages
+(``Feed.search``), keeps the ring as it was while paused (``Feed.pin``) and gets one
+message whole (``Feed.full_record``).
 
 Nothing here runs per message: the I/O thread's hot path only appends to the transcript, and
-the feed reads it in bulk on its own timer, so a 50 000 msg/s feed costs the same 20 reads a
-second as a quiet one.
+the feed reads its newest records on its own timer, so a 50 000 msg/s feed costs the same 20
+small reads a second as a quiet one.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import contextvars
+import itertools
 import json
 import logging
+import re
 import threading
 import time
 import weakref
@@ -29,12 +37,15 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from ._text import escape_controls
+from ._transcript import DEFAULT_LOG_SIZE, Window
 from ._transport import io_thread
 from ._url import redact_url
 from ._websocket import ReadyState, WebSocket
 
 __all__ = [
     "DEFAULT_LOG_SIZE",
+    "FETCH_LIMIT",
+    "FILTER_PAGE",
     "INTERVAL",
     "MAX_ROWS_PER_UPDATE",
     "Feed",
@@ -42,6 +53,7 @@ __all__ = [
     "close_meaning",
     "derive_state",
     "feed_for",
+    "record_to_row",
     "updater",
 ]
 
@@ -49,14 +61,23 @@ logger = logging.getLogger("ipyws.widgets")
 
 #: Seconds between two updates of a panel: at most 20 frontend updates per second.
 INTERVAL = 0.05
-#: Rows a panel keeps (kernel side and browser side) unless told otherwise.
-DEFAULT_LOG_SIZE = 500
-#: Rows one update carries at most; older new records are summarized by a ``gap`` row.
-MAX_ROWS_PER_UPDATE = 100
-#: Characters of text (or bytes of binary data) a row carries for the detail view; the
-#: rest can be loaded on demand from the transcript.
+#: Rows one update carries at most: the newest; a view fetches the others when it shows them.
+MAX_ROWS_PER_UPDATE = 15
+#: Rows one fetch or one page of filter matches carries at most.
+FETCH_LIMIT = 200
+#: Matches one page of a filtered search carries unless the view asks for fewer.
+FILTER_PAGE = 100
+#: Records one filter request reads at most (the rest is the next page's): a search over a
+#: big transcript never holds the kernel's main thread for long.
+SCAN_BUDGET = 50_000
+#: Rows, with their data, that a full state carries (what a saved notebook shows).
+SAVED_ROWS = 100
+#: Paused views whose log the feed keeps as it was (one pin each).
+MAX_PINS = 8
+#: Characters of text (or bytes of binary data) the detail view gets first; the rest can be
+#: loaded on demand from the transcript.
 ROW_DATA_LIMIT = 8192
-#: Data bytes one update carries at most; rows beyond it carry only their preview.
+#: Data bytes the rows of a full state carry at most; older rows carry only their preview.
 UPDATE_DATA_BUDGET = 256 * 1024
 #: Characters of a row's one-line preview.
 PREVIEW_CHARS = 160
@@ -64,8 +85,6 @@ PREVIEW_CHARS = 160
 RATE_STEP = 0.25
 #: Seconds of message-rate history the chart shows.
 HISTORY_SECONDS = 60
-
-_BINARY_ROW_LIMIT = ROW_DATA_LIMIT // 3 * 3  # a multiple of 3, so base64 can be cut cleanly
 
 #: Close codes and their names (RFC 6455 section 7.4.1 and the IANA registry).
 CLOSE_CODES: dict[int, str] = {
@@ -216,42 +235,66 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
 
 
-def record_to_row(record: dict[str, Any], row_id: int, connection: int) -> dict[str, Any]:
-    """Turn one transcript record into a panel row (data cut to ROW_DATA_LIMIT)."""
+def _direction(kind: str) -> str:
+    if kind == "send":
+        return "sent"
+    return "received" if kind == "receive" else "event"
+
+
+def record_to_row(
+    record: dict[str, Any], connection: int = 1, *, data_limit: int | None = 0
+) -> dict[str, Any]:
+    """Turn one transcript record into a panel row; its ``id`` is the record's ``seq``.
+
+    A row for the list carries no data (``data_limit=0``): the one-line preview is what the
+    list shows. A row for the detail view (``data_limit`` a number, or None for all of it)
+    also carries ``data``, ``encoding`` and ``partial`` (data cut, or cut by the transcript).
+    """
     kind = record["type"]
+    direction = _direction(kind)
     row: dict[str, Any] = {
-        "id": row_id,
+        "id": record["seq"],
         "conn": connection,
-        "seq": record["seq"],
-        "time": record["time"] * 1000.0,
-        "size": record.get("size", 0),
-        "partial": False,
+        "time": round(record["time"] * 1000.0),
+        "size": record.get("size", 0) if direction != "event" else 0,
+        "dir": direction,
     }
-    if kind in ("send", "receive"):
-        row["dir"] = "sent" if kind == "send" else "received"
-        data = record.get("data") or ""
-        if record.get("opcode") == 2:
-            row["type"] = "binary"
-            row["encoding"] = "base64"
-            row["preview"] = _hex_preview(data) if data else "(empty)"
-            cut = _BINARY_ROW_LIMIT // 3 * 4
-            row["data"] = data[:cut]
-            row["partial"] = len(data) > cut or bool(record.get("truncated"))
-        else:
-            row["type"] = "text"
-            row["encoding"] = "text"
-            row["preview"] = _one_line(data) if data else "(empty)"
-            row["data"] = data[:ROW_DATA_LIMIT]
-            row["partial"] = len(data) > ROW_DATA_LIMIT or bool(record.get("truncated"))
-    else:
+    data = record.get("data") or ""
+    if direction == "event":
         fields = {k: v for k, v in record.items() if k not in _EVENT_FIELDS}
-        row["dir"] = "event"
         row["type"] = kind
-        row["encoding"] = "json"
         row["preview"] = _one_line(_event_preview(kind, fields))
-        row["data"] = _json_text(fields)
-        row["size"] = 0
+        if data_limit != 0:
+            row.update(encoding="json", data=_json_text(fields), partial=False)
+        return row
+    binary = record.get("opcode") == 2
+    row["type"] = "binary" if binary else "text"
+    if binary:
+        row["preview"] = _hex_preview(data) if data else "(empty)"
+    else:
+        row["preview"] = _one_line(data) if data else "(empty)"
+    if data_limit != 0:
+        # Binary data is base64: 4 characters for each 3 bytes.
+        cut = len(data) if data_limit is None else data_limit // 3 * 4 if binary else data_limit
+        row["encoding"] = "base64" if binary else "text"
+        row["data"] = data[:cut]
+        row["partial"] = len(data) > cut or bool(record.get("truncated"))
     return row
+
+
+def _describe(record: dict[str, Any]) -> str:
+    """The text a filter reads of a record that is not a text message: preview and fields."""
+    row = record_to_row(record, data_limit=None)
+    preview: str = row["preview"]
+    return preview if row["encoding"] != "json" else f"{preview}\n{row['data']}"
+
+
+_KINDS: dict[str, Any] = {
+    "all": lambda kind: True,
+    "sent": lambda kind: kind == "send",
+    "received": lambda kind: kind == "receive",
+    "event": lambda kind: kind not in ("send", "receive"),
+}
 
 
 class Subscriber(Protocol):
@@ -265,27 +308,40 @@ class Feed:
     """What the panels of one socket show, kept current by the ``Updater``.
 
     A feed follows one socket through all its connections (a ``reconnect`` row marks each
-    boundary); its rows (the newest ``log_size``) are what a re-rendered or reloaded view
-    starts from.
+    boundary). Its log is a view of the socket's transcript, the one ring buffer: the newest
+    ``log_size`` records after the last clear, addressed by ``seq``. Updates carry the newest
+    few rows of it; views fetch the rest (``fetch``, ``search``, ``full_record``)
+    when they need them.
     """
 
-    def __init__(self, socket: WebSocket, log_size: int = DEFAULT_LOG_SIZE) -> None:
-        if log_size < 1:
+    def __init__(self, socket: WebSocket, log_size: int | None = None) -> None:
+        if log_size is not None and log_size < 1:
             raise ValueError(f"log_size must be at least 1, not {log_size}")
         # One lock for polls (I/O thread) and for actions and new subscribers (main thread),
         # so a widget created between two polls neither misses nor repeats a batch.
         self.lock = threading.RLock()
         self.socket = socket
-        self.connection = 1
-        self.rows: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self._log_size = log_size
         self.values: dict[str, Any] = {}
         self._subscribers: weakref.WeakSet[Any] = weakref.WeakSet()
         #: The socket's own panel (what displaying the socket shows), set by widgets.panel().
         self.main_panel: Any = None
-        self._next_id = 0
-        self._next_seq = 0
         self._cleared_through = -1
-        self._pending: list[dict[str, Any]] = []  # rows made by actions, for the next push
+        window = socket.transcript.window()
+        self._pushed = window.total  # rows from here on go out with the updates
+        # The seq of each reconnect record: a row's connection is 1 + those at or before it.
+        found, _rest = window.search(
+            0,
+            window.total,
+            pattern=None,
+            kind=lambda kind: kind == "reconnect",
+            describe=str,
+            limit=len(window),
+            budget=len(window),
+        )
+        self._boundaries: list[int] = [r["seq"] for r in found]
+        self._pins: dict[int, Window] = {}
+        self._pin_ids = itertools.count(1)
         self._samples: deque[tuple[float, int]] = deque()
         self._step = -1
         self._rate = 0.0
@@ -300,23 +356,22 @@ class Feed:
 
     @property
     def log_size(self) -> int:
-        """The number of rows kept."""
-        return self.rows.maxlen or DEFAULT_LOG_SIZE
+        """The number of the transcript's newest records the log covers."""
+        return self._log_size or self.socket.transcript.maxlen
+
+    @property
+    def connection(self) -> int:
+        """Which connection the socket is on: 1, then +1 per reconnect."""
+        return 1 + len(self._boundaries)
 
     def resize(self, log_size: int) -> None:
-        """Keep ``log_size`` rows from now on (the newest ones stay)."""
+        """Cover the newest ``log_size`` records from now on."""
         if log_size < 1:
             raise ValueError(f"log_size must be at least 1, not {log_size}")
         with self.lock:
-            if log_size != self.log_size:
-                self.rows = deque(self.rows, maxlen=log_size)
-                self.values["log_size"] = log_size
+            self._log_size = log_size
+            self.values["log_size"] = self.log_size
         updater().add(self)
-
-    def snapshot_rows(self) -> list[dict[str, Any]]:
-        """Return the kept rows, oldest first (what a new or reloaded view starts from)."""
-        with self.lock:
-            return list(self.rows)
 
     def subscribe(self, widget: Subscriber) -> None:
         """Push this feed's changes to ``widget`` from now on."""
@@ -324,70 +379,65 @@ class Feed:
             self._subscribers.add(widget)
         updater().add(self)
 
-    def _new_row_id(self) -> int:
-        row_id = self._next_id
-        self._next_id += 1
-        return row_id
+    def _first(self, total: int, kept: int) -> int:
+        """The seq of the oldest record the log shows, of ``kept`` records up to ``total``."""
+        return max(total - min(kept, self.log_size), self._cleared_through + 1)
 
-    def _collect_rows(self) -> list[dict[str, Any]]:
-        """Turn the records added since the last poll into rows, within the update's budget."""
-        pending, self._pending = self._pending, []
-        transcript = self.socket.transcript
-        if transcript.total <= self._next_seq:
-            return pending
-        records = transcript.records(since=self._next_seq, limit=MAX_ROWS_PER_UPDATE)
-        if not records:
-            return pending
-        first = records[0]["seq"]
-        skipped = first - self._next_seq
-        lost: list[dict[str, Any]] = []
-        if skipped > 0:
-            # A lifecycle record may have left the ring unseen (a firehose right after open):
-            # the transcript keeps the newest of each kind, so the log still shows it.
-            lost = sorted(
-                (r for r in transcript.lifecycle.values() if self._next_seq <= r["seq"] < first),
-                key=lambda r: r["seq"],
-            )
-            skipped -= len(lost)
-        self._next_seq = records[-1]["seq"] + 1
-        rows = pending + [self._row(r) for r in lost]
-        if skipped > 0:
-            rows.append(self._gap_row(skipped, records[0]["time"]))
-        rows.extend(self._row(r) for r in records)
+    def _conn(self, seq: int) -> int:
+        return 1 + bisect.bisect_right(self._boundaries, seq)
+
+    def _learn_boundaries(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            seq = record["seq"]
+            if record["type"] == "reconnect" and seq not in self._boundaries:
+                bisect.insort(self._boundaries, seq)
+
+    def list_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Make the list row (no data) of ``record``."""
+        return record_to_row(record, self._conn(record["seq"]))
+
+    def snapshot_rows(self) -> list[dict[str, Any]]:
+        """Return the log's newest rows with their data, oldest first (at most SAVED_ROWS).
+
+        What a new, reloaded or saved view starts from: a notebook saved without its kernel
+        still shows these rows and their detail.
+        """
+        with self.lock:
+            transcript = self.socket.transcript
+            records = transcript.tail(SAVED_ROWS)
+            total = records[-1]["seq"] + 1 if records else transcript.total
+            first = self._first(total, len(transcript))
+            rows = [
+                record_to_row(r, self._conn(r["seq"]), data_limit=ROW_DATA_LIMIT)
+                for r in records
+                if r["seq"] >= first
+            ]
         # Spend the data budget on the newest rows; older ones keep their preview only.
         budget = UPDATE_DATA_BUDGET
         for row in reversed(rows):
-            data = row.get("data", "")
-            if len(data) <= budget:
-                budget -= len(data)
+            if len(row["data"]) <= budget:
+                budget -= len(row["data"])
             else:
                 budget = 0
                 row["data"] = ""
                 row["partial"] = True
         return rows
 
-    def _row(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Make the row of ``record``; a ``reconnect`` record starts the next connection."""
-        if record["type"] == "reconnect":
-            self.connection += 1
-        return record_to_row(record, self._new_row_id(), self.connection)
-
-    def _gap_row(self, count: int, when: float) -> dict[str, Any]:
-        maxlen = self.socket.transcript.maxlen
-        return {
-            "id": self._new_row_id(),
-            "conn": self.connection,
-            "seq": -1,
-            "time": when * 1000.0,
-            "size": 0,
-            "dir": "event",
-            "type": "gap",
-            "encoding": "text",
-            "preview": f"… {count:,} records not shown (at most {MAX_ROWS_PER_UPDATE} rows per "
-            f"update); the counters include them and ws.transcript keeps the last {maxlen:,}",
-            "data": "",
-            "partial": False,
-        }
+    def _collect_rows(self) -> tuple[list[dict[str, Any]], int, int, int]:
+        """Return the newest rows not pushed yet, how many records they leave out, first, total."""
+        transcript = self.socket.transcript
+        records = transcript.tail(MAX_ROWS_PER_UPDATE)
+        total = records[-1]["seq"] + 1 if records else transcript.total
+        first = self._first(total, len(transcript))
+        self._learn_boundaries(records)
+        retry = transcript.lifecycle.get("reconnect")
+        if retry is not None:
+            self._learn_boundaries([retry])
+        since = max(self._pushed, first)
+        rows = [self.list_row(r) for r in records if r["seq"] >= since]
+        skipped = max(0, total - self._pushed - len(rows))
+        self._pushed = max(self._pushed, total)
+        return rows, skipped, first, total
 
     def _rates(self, now: float, total: int) -> tuple[float, list[int] | None]:
         """Update the message rate (last second) and the per-second history; return both."""
@@ -425,11 +475,14 @@ class Feed:
             values["rate"] = 0.0 if closed else rate
             if history is not None:
                 values["rate_history"] = history
+            rows, skipped, first, total = self._collect_rows()
             values["connection"] = self.connection
             values["cleared_through"] = self._cleared_through
             values["log_size"] = self.log_size
-            rows = self._collect_rows()
-            self.rows.extend(rows)
+            values["log_first"] = first
+            values["log_total"] = total
+            if rows:
+                values["skipped"] = skipped
             changes = {k: v for k, v in values.items() if self.values.get(k, ...) != v}
             self.values.update(changes)
             if push and (changes or rows):
@@ -441,6 +494,105 @@ class Feed:
             live = any(widget._feed_alive() for widget in list(self._subscribers))
             # A closed socket's panel needs one last push, then nothing changes any more.
             return live and not (closed and not changes and not rows)
+
+    # -- what views ask for (main thread, from the frontend) -------------------------------
+
+    def _window(self, pin: int | None) -> tuple[Window, int]:
+        """The records a request reads (a pinned window, or the transcript now) and its first."""
+        with self.lock:
+            window = self._pins.get(pin) if pin is not None else None
+            if window is None:
+                window = self.socket.transcript.window()
+            return window, max(window.first, self._first(window.total, len(window)))
+
+    def fetch(self, start: int, stop: int, pin: int | None = None) -> dict[str, Any]:
+        """Return the list rows with ``start <= id < stop`` (at most FETCH_LIMIT), and the bounds.
+
+        ``first`` and ``total`` say which rows the log holds now (or held when ``pin`` was made).
+        """
+        window, first = self._window(pin)
+        start = max(start, first)
+        records = window.records(start, min(stop, start + FETCH_LIMIT))
+        with self.lock:
+            rows = [self.list_row(r) for r in records]
+        return {"rows": rows, "first": first, "total": window.total}
+
+    def search(
+        self,
+        text: str = "",
+        *,
+        regex: bool = False,
+        direction: str = "all",
+        start: int = 0,
+        stop: int | None = None,
+        limit: int = FILTER_PAGE,
+        pin: int | None = None,
+    ) -> dict[str, Any]:
+        """Find the newest ``limit`` rows with ``start <= id < stop`` that the filter keeps.
+
+        ``text`` is found in a message's text (any case), or in an event's summary and fields;
+        with ``regex`` it is a Python regular expression. ``direction`` is ``all``, ``sent``,
+        ``received`` or ``event``. One call reads at most SCAN_BUDGET records, from the newest
+        down; ``rest`` is then the ``stop`` to ask with for the older part (None once all of
+        the range was read). An invalid pattern gives an ``error``.
+        """
+        if direction not in _KINDS:
+            return {"error": f"direction must be one of {sorted(_KINDS)}, not {direction!r}"}
+        try:
+            pattern = (
+                re.compile(text if regex else re.escape(text), re.IGNORECASE) if text else None
+            )
+        except re.error as exc:
+            return {"error": f"invalid regular expression: {exc}"}
+        window, first = self._window(pin)
+        start = max(start, first)
+        stop = window.total if stop is None else min(stop, window.total)
+        found, rest = window.search(
+            start,
+            stop,
+            pattern=pattern,
+            kind=_KINDS[direction],
+            describe=_describe,
+            limit=max(1, min(limit, FETCH_LIMIT)),
+            budget=SCAN_BUDGET,
+        )
+        with self.lock:
+            rows = [self.list_row(r) for r in found]
+        return {
+            "rows": rows,
+            "rest": rest if rest > start else None,
+            "first": first,
+            "total": window.total,
+        }
+
+    def pin(self) -> dict[str, Any]:
+        """Keep the log as it is now for a paused view; return its ``pin`` id and bounds."""
+        window = self.socket.transcript.window()
+        with self.lock:
+            pin = next(self._pin_ids)
+            self._pins[pin] = window
+            while len(self._pins) > MAX_PINS:  # a view that never resumed: forget the oldest
+                del self._pins[min(self._pins)]
+        _window, first = self._window(pin)
+        return {"pin": pin, "first": first, "total": window.total}
+
+    def unpin(self, pin: int) -> None:
+        """Let go of a pinned log (its view resumed)."""
+        with self.lock:
+            self._pins.pop(pin, None)
+
+    def full_record(
+        self, row_id: int, limit: int | None = None, pin: int | None = None
+    ) -> dict[str, Any]:
+        """Return row ``row_id`` with its data (all of it, or ``limit``), or an ``error``."""
+        window, _first = self._window(pin)
+        record = window.get(row_id)
+        if record is None and pin is not None:
+            record = self.socket.transcript.window().get(row_id)
+        if record is None:
+            return {"error": "This message has left ws.transcript (it keeps the newest records)."}
+        with self.lock:
+            return record_to_row(record, self._conn(row_id), data_limit=limit)
 
     # -- actions (main thread, from the frontend or from Python) ---------------------------
 
@@ -455,11 +607,10 @@ class Feed:
         updater().add(self)
 
     def clear(self, through: int | None = None) -> None:
-        """Drop the rows up to row id ``through`` (all of them if None); the transcript stays."""
+        """Hide the rows up to id ``through`` (all of them if None); the transcript stays."""
         with self.lock:
-            last = self._next_id - 1
+            last = self.socket.transcript.total - 1
             through = last if through is None else min(int(through), last)
-            self.rows = deque((r for r in self.rows if r["id"] > through), maxlen=self.log_size)
             self._cleared_through = max(self._cleared_through, through)
         updater().add(self)
 
@@ -473,23 +624,6 @@ class Feed:
         self.socket.reconnect()
         updater().add(self)
         return self.socket
-
-    def full_record(self, row_id: int) -> dict[str, Any]:
-        """Return the whole message of row ``row_id`` from the transcript, or an ``error``."""
-        with self.lock:
-            row = next((r for r in self.rows if r["id"] == row_id), None)
-            socket = self.socket
-        if row is None or row["seq"] < 0:
-            return {"error": "This row is no longer in the panel's log."}
-        for record in socket.transcript.records(since=row["seq"]):
-            if record["seq"] == row["seq"]:
-                full = record_to_row(record, row_id, row["conn"])
-                if "data" in record and row["type"] in ("text", "binary"):
-                    full["data"] = record["data"]
-                    full["partial"] = bool(record.get("truncated"))
-                return full
-            break
-        return {"error": "This message has left ws.transcript (it keeps the newest records)."}
 
 
 class Updater:
@@ -567,7 +701,7 @@ def feed_for(socket: WebSocket, log_size: int | None = None) -> Feed:
         ref = _feeds.get(socket)
         feed = ref() if ref is not None else None
         if feed is None:
-            feed = Feed(socket, DEFAULT_LOG_SIZE if log_size is None else log_size)
+            feed = Feed(socket, log_size)
             _feeds[socket] = weakref.ref(feed)
             return feed
     if log_size is not None:

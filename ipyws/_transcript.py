@@ -13,14 +13,16 @@ and the exports all read this one record.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
+import re
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-__all__ = ["DEFAULT_DATA_LIMIT", "DEFAULT_LOG_SIZE", "Transcript", "load_jsonl"]
+__all__ = ["DEFAULT_DATA_LIMIT", "DEFAULT_LOG_SIZE", "Transcript", "Window", "load_jsonl"]
 
 #: Records a transcript keeps by default; older ones are dropped first.
 DEFAULT_LOG_SIZE = 1000
@@ -157,6 +159,24 @@ class Transcript:
             snapshot = snapshot[-limit:] if limit > 0 else []
         return [_to_dict(r) for r in snapshot]
 
+    def tail(self, count: int) -> list[dict[str, Any]]:
+        """Return the newest ``count`` records, oldest first, without copying the whole ring."""
+        if count <= 0:
+            return []
+        for _ in range(3):
+            try:
+                newest = list(itertools.islice(reversed(self._records), count))
+                break
+            except RuntimeError:  # another thread appended mid-copy: read again
+                continue
+        else:
+            newest = list(self._records)[-count:][::-1]
+        return [_to_dict(r) for r in reversed(newest)]
+
+    def window(self) -> Window:
+        """Return the kept records as they are now, addressed by ``seq`` (a frozen copy)."""
+        return Window(list(self._records), self._seq)
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self.records())
 
@@ -190,6 +210,77 @@ class Transcript:
     def clear(self) -> None:
         """Drop the kept records (counters and ``seq`` go on)."""
         self._records.clear()
+
+
+class Window:
+    """A transcript's kept records at one moment, addressed by ``seq``: ``first`` to ``total``.
+
+    The ring holds consecutive ``seq`` numbers, so a record is found by its offset from the
+    oldest. A window is a copy of the ring's references (the records themselves are shared),
+    so it stays as it was while the socket goes on.
+    """
+
+    def __init__(self, records: list[_Record], total: int) -> None:
+        self._records = records
+        #: The ``seq`` of the oldest record held (``total`` when none is).
+        self.first = records[0][0] if records else total
+        #: One past the ``seq`` of the newest record held.
+        self.total = records[-1][0] + 1 if records else total
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def records(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """Return the records with ``start <= seq < stop`` that the window holds, oldest first."""
+        low = max(start, self.first) - self.first
+        high = min(stop, self.total) - self.first
+        return [_to_dict(r) for r in self._records[low:high]] if high > low else []
+
+    def get(self, seq: int) -> dict[str, Any] | None:
+        """Return the record ``seq``, or None if the window does not hold it."""
+        found = self.records(seq, seq + 1)
+        return found[0] if found else None
+
+    def search(
+        self,
+        start: int,
+        stop: int,
+        *,
+        pattern: re.Pattern[str] | None,
+        kind: Callable[[str], bool],
+        describe: Callable[[dict[str, Any]], str],
+        limit: int,
+        budget: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Find the newest ``limit`` matches among the records with ``start <= seq < stop``.
+
+        A record matches when ``kind(type)`` is true and ``pattern`` (if any) is found in its
+        text: the data of a text message, ``describe(record)`` of anything else. The scan goes
+        from the newest record down and reads at most ``budget`` records. Return the matches,
+        oldest first, and the ``seq`` below which nothing was read (at most ``start`` once all
+        of the range was read).
+        """
+        low = max(start, self.first) - self.first
+        high = min(stop, self.total) - self.first
+        found: list[dict[str, Any]] = []
+        index = high
+        floor = max(low, high - budget)
+        while index > floor and len(found) < limit:
+            index -= 1
+            record = self._records[index]
+            if not kind(record[2]):
+                continue
+            data = record[4]
+            if pattern is not None:
+                if data.__class__ is str and record[3] == TEXT:
+                    if pattern.search(data) is None:  # type: ignore[arg-type]
+                        continue
+                elif pattern.search(describe(_to_dict(record))) is None:
+                    continue
+            found.append(_to_dict(record))
+        found.reverse()
+        rest = index + self.first if index > low else start
+        return found, rest
 
 
 #: Integer fields of records that other records lack: pandas would make them floats.

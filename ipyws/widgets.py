@@ -31,6 +31,7 @@ import traitlets
 from ._format import format_size, format_time, plural
 from ._panel_feed import (
     DEFAULT_LOG_SIZE,
+    FILTER_PAGE,
     MAX_ROWS_PER_UPDATE,
     Feed,
     derive_state,
@@ -64,10 +65,10 @@ SNAPSHOT_ROWS = 10
 
 
 def _rows_to_json(value: Any, widget: WebSocketPanel) -> list[dict[str, Any]]:
-    """Serialize ``rows`` as the feed's kept rows, whatever the trait holds.
+    """Serialize ``rows`` as the log's newest rows with their data, whatever the trait holds.
 
     Only a full state request (a new comm, a reloaded page) serializes ``rows``; updates carry
-    ``new_rows`` alone, so the log never travels twice.
+    ``new_rows`` alone, and a view fetches older rows when it shows them.
     """
     return widget._feed.snapshot_rows() if "log" in widget.parts else []
 
@@ -128,13 +129,22 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
     opened_at = traitlets.Float(None, allow_none=True, help="When it opened (ms).").tag(sync=True)
     closed_at = traitlets.Float(None, allow_none=True, help="When it closed (ms).").tag(sync=True)
     connection = traitlets.Int(1, help="Which connection: 1, then +1 per reconnect.").tag(sync=True)
-    log_size = traitlets.Int(DEFAULT_LOG_SIZE, help="Rows the log keeps.").tag(sync=True)
+    log_size = traitlets.Int(
+        DEFAULT_LOG_SIZE, help="The transcript's newest records the log covers."
+    ).tag(sync=True)
     cleared_through = traitlets.Int(-1, help="Rows up to this id were cleared.").tag(sync=True)
+    log_first = traitlets.Int(0, help="The id (transcript seq) of the log's oldest row.").tag(
+        sync=True
+    )
+    log_total = traitlets.Int(0, help="One past the id of the log's newest row.").tag(sync=True)
     rows: traitlets.List[dict[str, Any]] = traitlets.List(
-        help="The log's newest rows, oldest first (sent on a full sync)."
+        help="The log's newest rows with their data, oldest first (sent on a full sync)."
     ).tag(sync=True, to_json=_rows_to_json)
     new_rows: traitlets.List[dict[str, Any]] = traitlets.List(
-        help="The rows added by the latest update."
+        help=f"The newest rows of the latest update (at most {MAX_ROWS_PER_UPDATE}), no data."
+    ).tag(sync=True)
+    skipped = traitlets.Int(
+        0, help="Records the latest update with rows left out (older than its rows)."
     ).tag(sync=True)
 
     def __init__(
@@ -214,12 +224,49 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
             elif action == "clear":
                 through = content.get("through")
                 feed.clear(int(through) if through is not None else None)
-            elif action == "full":
-                row_id = int(content.get("id", -1))
-                self.send({"kind": "full", **feed.full_record(row_id), "id": row_id})
+            else:
+                self._answer(action, content)
         except Exception as exc:  # shown in the panel: the user pressed the button there
             name = getattr(exc, "name", "") or type(exc).__name__
             self.send({"kind": "notice", "level": "error", "text": f"{name}: {exc}"})
+
+    def _answer(self, action: str, content: dict[str, Any]) -> None:
+        """Answer a view's request for rows; the answer names the view and its request."""
+        feed = self._feed
+        pin = content.get("pin")
+        pin = int(pin) if pin is not None else None
+        answer: dict[str, Any]
+        if action == "fetch":
+            answer = feed.fetch(int(content["start"]), int(content["stop"]), pin)
+        elif action == "filter":
+            stop = content.get("stop")
+            answer = feed.search(
+                str(content.get("text", "")),
+                regex=bool(content.get("regex")),
+                direction=str(content.get("dir", "all")),
+                start=int(content.get("start", 0)),
+                stop=int(stop) if stop is not None else None,
+                limit=int(content.get("limit", FILTER_PAGE)),
+                pin=pin,
+            )
+        elif action == "pin":
+            answer = feed.pin()
+        elif action == "unpin":
+            if pin is not None:
+                feed.unpin(pin)
+            return
+        elif action == "full":
+            row_id = int(content.get("id", -1))
+            limit = content.get("limit")
+            answer = {
+                **feed.full_record(row_id, int(limit) if limit is not None else None, pin),
+                "id": row_id,
+            }
+        else:
+            return
+        self.send(
+            {"kind": action, "view": content.get("view"), "req": content.get("req"), **answer}
+        )
 
 
 class Header(WebSocketPanel):
@@ -287,7 +334,7 @@ def _summary(socket: WebSocket) -> tuple[dict[str, Any], list[str], list[dict[st
         f"out: {plural(values['messages_out'], 'message')}, {format_size(values['bytes_out'])}"
     )
     records = socket.transcript.records(limit=SNAPSHOT_ROWS)
-    rows = [record_to_row(r, i, 1) for i, r in enumerate(records)]
+    rows = [record_to_row(r) for r in records]
     return values, lines, rows
 
 

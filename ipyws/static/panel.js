@@ -4,9 +4,10 @@
 // headers) enters the DOM as text: textContent, Text nodes and attribute values. This module
 // never assigns HTML, so a message such as <img src=x onerror=...> is shown, never run.
 //
-// Traffic: the kernel sends only the rows added since its last update (`new_rows`), at most
-// 20 times a second. The model keeps the newest `log_size` of them in `rows`, once for all
-// views, so a second view or a re-render starts from the same log and a saved notebook keeps it.
+// Traffic: at most 20 updates a second, each with the header values that changed and the
+// newest few rows (`new_rows`, no data); the log's other rows stay in the kernel's transcript
+// until a view shows them (see buildLog). The model keeps the newest rows it got in `rows`,
+// so a saved notebook shows them.
 
 const STATES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
 const GLYPH = { sent: "↑", received: "↓", event: "•" };
@@ -79,7 +80,9 @@ function prettyJson(text) {
   }
 }
 
-// -- model: one merged log per model, however many views --------------------------------
+// -- model: the newest rows, kept for a saved notebook ------------------------------------
+
+const SAVED_ROWS = 100; // rows the model keeps in `rows`, as the kernel's full state does
 
 function initialize({ model }) {
   const merge = () => {
@@ -90,8 +93,7 @@ function initialize({ model }) {
     const cleared = model.get("cleared_through");
     const fresh = batch.filter((r) => r.id > last && r.id > cleared);
     if (!fresh.length) return;
-    const size = model.get("log_size") || 500;
-    model.set("rows", rows.concat(fresh).slice(-size));
+    model.set("rows", rows.concat(fresh).slice(-SAVED_ROWS));
   };
   const clear = () => {
     const cleared = model.get("cleared_through");
@@ -241,6 +243,23 @@ function buildHeader(model, root, on, every) {
 }
 
 // -- message log -------------------------------------------------------------------------
+//
+// A virtualized list: the log may hold 100,000 rows in the kernel's transcript, the DOM holds
+// the few dozen that fit the scroller (plus a margin) inside one tall spacer. Rows are known
+// by id, the transcript's `seq`, so the unfiltered log is the id range [first, total). Rows
+// the view has not got (skipped by an update, scrolled to, after a filter) it asks the kernel
+// for with a custom message; answers name the view and the request, so views of one model
+// never take each other's answers.
+
+const ROW_HEIGHT = 20; // px, the height .ipyws-rows .ipyws-row has in panel.css
+const OVERSCAN = 8; // rows drawn above and below what is visible
+const FETCH_LIMIT = 200; // rows the kernel sends per fetch at most
+const FILTER_PAGE = 100; // matches asked for per page of an older part
+const TAIL_PAGE = 30; // matches asked for among rows that just arrived
+const CACHE_LIMIT = 3000; // rows a view keeps before it forgets the far ones
+const MAX_ENTRIES = 5000; // rows and gaps a filtered view keeps
+const RETRY_MS = 5000; // a request unanswered this long may be sent again
+const ROW_DATA_LIMIT = 8192; // characters of a message the detail view asks for first
 
 function buildLog(model, root, on) {
   const log = h("div", "ipyws-log");
@@ -271,41 +290,47 @@ function buildLog(model, root, on) {
   for (const label of ["", "time", "type", "size", "data"]) head.append(h("span", null, label));
   const list = h("div", "ipyws-rows");
   list.setAttribute("role", "list");
+  const sizer = h("div", "ipyws-sizer");
+  const win = h("div", "ipyws-window");
+  sizer.append(win);
+  list.append(sizer);
   const detail = h("div", "ipyws-detail");
   detail.hidden = true;
   log.append(toolbar, head, list, detail);
   root.append(log);
 
-  let paused = false;
-  let lastId = -1;
+  const viewId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  let requests = 0;
+  const cache = new Map(); // id -> row, from updates, fetches, pages and the saved rows
+  let stick = true; // follow new rows (the list is scrolled to the bottom)
+  let paused = null; // while paused: {pin, first, total} (pin null until the kernel answers)
+  let cleared = model.get("cleared_through");
+  let goneBelow = -1; // ids below this left the transcript (an answer said so)
+  let fetching = null; // {req, at}
+  let query = null; // while filtering: {text, regex, dir}
+  let entries = []; // while filtering: matching rows and {gap, start, stop} not yet searched
+  let searching = null; // {req, at, gap}
+  let tailTo = 0; // while filtering: rows up to here are in `entries` (as rows or gaps)
   let selected = null;
-  let full = null; // the whole message of the selected row, once loaded
+  let full = null; // the selected row with its data, once the kernel sent it
 
-  const matcher = () => {
-    const dir = direction.value;
-    const text = filter.value;
-    let test = null;
-    filter.classList.remove("ipyws-invalid");
-    filter.title = "";
-    if (text) {
-      if (regex.checked) {
-        try {
-          const re = new RegExp(text, "i");
-          test = (s) => re.test(s);
-        } catch (err) {
-          filter.classList.add("ipyws-invalid");
-          filter.title = String(err.message || err);
-        }
-      } else {
-        const needle = text.toLowerCase();
-        test = (s) => s.toLowerCase().includes(needle);
-      }
-    }
-    return (r) =>
-      (dir === "all" || r.dir === dir) &&
-      (!test || test(r.preview || "") || (r.encoding !== "base64" && test(r.data || "")));
+  const pin = () => (paused && paused.pin !== null ? paused.pin : null);
+  const bounds = () => {
+    if (paused) return [Math.min(Math.max(paused.first, cleared + 1), paused.total), paused.total];
+    const total = model.get("log_total") || 0;
+    return [Math.min(Math.max(model.get("log_first") || 0, cleared + 1, goneBelow), total), total];
   };
-  let accept = matcher();
+  // While filtering, the rows that arrived since the last search are a gap at the end: it is
+  // searched while the view follows the feed and never drawn.
+  const tail = () => {
+    const last = entries[entries.length - 1];
+    return last && last.gap && last.stop >= tailTo ? last : null;
+  };
+  const size = () => {
+    if (query) return entries.length - (tail() ? 1 : 0);
+    const [first, total] = bounds();
+    return total - first;
+  };
 
   const rowNode = (r) => {
     const row = h("div", `ipyws-row ipyws-dir-${token(r.dir)} ipyws-type-${token(r.type)}`);
@@ -327,62 +352,226 @@ function buildLog(model, root, on) {
     );
     return row;
   };
-
-  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 8;
-  const stick = (wasAtBottom) => {
-    if (wasAtBottom) list.scrollTop = list.scrollHeight;
-  };
-  const showCount = (rows) => {
-    const shown = list.childElementCount;
-    const newer = paused ? rows.filter((r) => r.id > lastId).length : 0;
-    count.textContent = paused
-      ? `paused · ${formatCount(newer)} new`
-      : `${formatCount(shown)} of ${formatCount(rows.length)} rows`;
+  const pendingNode = (text) => {
+    const row = h("div", "ipyws-row ipyws-pending");
+    row.append(h("span"), h("span"), h("span"), h("span"), h("span", "ipyws-c-data", text));
+    return row;
   };
 
-  const renderAll = () => {
-    const rows = model.get("rows") || [];
-    const bottom = atBottom();
-    const fragment = document.createDocumentFragment();
-    for (const r of rows) if (accept(r)) fragment.append(rowNode(r));
-    list.replaceChildren(fragment);
-    lastId = rows.length ? rows[rows.length - 1].id : lastId;
-    stick(bottom || list.scrollTop === 0);
-    showCount(rows);
+  // -- asking the kernel ----------------------------------------------------------------
+
+  const ask = (content) => {
+    requests += 1;
+    model.send({ ...content, view: viewId, req: requests, pin: pin() });
+    return { req: requests, at: Date.now() };
+  };
+  const busy = (request) => request !== null && Date.now() - request.at < RETRY_MS;
+  const fetchRows = (ids) => {
+    if (!ids.length || busy(fetching) || (paused && paused.pin === null)) return;
+    const start = Math.min(...ids);
+    const stop = Math.min(Math.max(...ids) + 1, start + FETCH_LIMIT);
+    fetching = ask({ action: "fetch", start, stop });
+  };
+  const searchGap = (gap, limit) => {
+    if (busy(searching) || (paused && paused.pin === null)) return;
+    searching = { ...ask({ action: "filter", ...query, start: gap.start, stop: gap.stop, limit }), gap };
+  };
+  const forget = (low, high) => {
+    if (cache.size <= CACHE_LIMIT) return;
+    for (const id of cache.keys()) if (id < low - 500 || id >= high + 500) cache.delete(id);
+  };
+  const remember = (rows) => {
+    for (const r of rows) {
+      const known = cache.get(r.id);
+      cache.set(r.id, known && known.data !== undefined && r.data === undefined ? known : r);
+    }
   };
 
-  const renderNew = () => {
-    const rows = model.get("rows") || [];
+  // -- drawing (at most once a frame) -----------------------------------------------------
+
+  // A row drawn stays the same node while it is on screen: a click whose mouse went down on
+  // it still lands on it, however many updates came in between.
+  let drawn = new Map(); // id -> node, the rows now in the DOM
+  let next = new Map();
+  const nodeOf = (r) => {
+    const node = drawn.get(r.id) || rowNode(r);
+    node.classList.toggle("ipyws-selected", r.id === selected);
+    next.set(r.id, node);
+    return node;
+  };
+  const place = (nodes) => {
+    const keep = new Set(nodes);
+    for (const child of [...win.children]) if (!keep.has(child)) child.remove();
+    let cursor = win.firstChild;
+    for (const node of nodes) {
+      if (node === cursor) cursor = cursor.nextSibling;
+      else win.insertBefore(node, cursor);
+    }
+    [drawn, next] = [next, drawn];
+    next.clear();
+  };
+
+  let frame = 0;
+  const draw = () => {
+    frame = 0;
+    const n = size();
+    sizer.style.height = `${n * ROW_HEIGHT}px`;
+    if (stick) list.scrollTop = list.scrollHeight;
+    const top = list.scrollTop;
+    const height = list.clientHeight || 220;
+    const from = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const to = Math.min(n, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+    win.style.transform = `translateY(${from * ROW_HEIGHT}px)`;
+    const nodes = [];
+    const missing = [];
+    let gap = null;
+    const [first] = bounds();
+    // Following a feed, the rows above the screen are not worth a request each update.
+    const wanted = stick && !paused ? [Math.floor(top / ROW_HEIGHT), Math.ceil((top + height) / ROW_HEIGHT)] : [from, to];
+    for (let i = from; i < to; i++) {
+      if (query) {
+        const entry = entries[i];
+        if (entry.gap) {
+          nodes.push(pendingNode(busy(searching) && searching.gap === entry ? "… searching" : "… more matches"));
+          gap = entry; // the lowest one: the newest matches come first
+        } else {
+          nodes.push(nodeOf(entry));
+        }
+        continue;
+      }
+      const id = first + i;
+      const r = cache.get(id);
+      if (r) {
+        nodes.push(nodeOf(r));
+      } else {
+        nodes.push(pendingNode("… loading"));
+        if (i >= wanted[0] && i < wanted[1]) missing.push(id);
+      }
+    }
+    place(nodes);
+    if (query) {
+      if (gap) searchGap(gap, FILTER_PAGE);
+      else if (stick && tail()) searchGap(tail(), TAIL_PAGE);
+    } else {
+      fetchRows(missing);
+      forget(first + from, first + to);
+    }
+    showCount(n);
+  };
+  const redraw = () => {
+    if (!frame) frame = requestAnimationFrame(draw);
+  };
+
+  const showCount = (n) => {
     if (paused) {
-      showCount(rows);
-      return;
+      const newer = Math.max(0, (model.get("log_total") || 0) - paused.total);
+      count.textContent = `paused · ${formatCount(newer)} new`;
+    } else if (query) {
+      const found = entries.filter((e) => !e.gap).length;
+      const more = entries.some((e) => e.gap && e !== tail());
+      count.textContent = `${formatCount(found)}${more ? "+" : ""} matches`;
+    } else {
+      count.textContent = `${formatCount(n)} rows`;
     }
-    const bottom = atBottom();
-    const first = rows.length ? rows[0].id : Infinity;
-    // Rows that left the ring (or were cleared) leave the view, oldest first.
-    while (list.firstElementChild && Number(list.firstElementChild.dataset.id) < first) {
-      list.firstElementChild.remove();
-    }
-    const fragment = document.createDocumentFragment();
-    for (const r of rows) if (r.id > lastId && accept(r)) fragment.append(rowNode(r));
-    list.append(fragment);
-    if (rows.length) lastId = Math.max(lastId, rows[rows.length - 1].id);
-    stick(bottom);
-    showCount(rows);
   };
+
+  // Rows that leave the log at the top (the transcript's ring turned, or a clear) must not
+  // move what a reader scrolled to.
+  const keepPlace = (removed) => {
+    if (!stick && removed > 0) list.scrollTop = Math.max(0, list.scrollTop - removed * ROW_HEIGHT);
+  };
+  const trimEntries = (first) => {
+    let removed = 0;
+    while (entries.length && (entries[0].gap ? entries[0].stop <= first : entries[0].id < first)) {
+      entries.shift();
+      removed += 1;
+    }
+    if (entries.length && entries[0].gap) entries[0].start = Math.max(entries[0].start, first);
+    if (entries.length > MAX_ENTRIES) {
+      const extra = entries.length - MAX_ENTRIES;
+      entries.splice(0, extra, { gap: true, start: first, stop: entries[extra].gap ? entries[extra].stop : entries[extra].id });
+      removed += extra - 1;
+    }
+    return removed;
+  };
+
+  // -- what the kernel sends ---------------------------------------------------------------
+
+  let lastFirst = bounds()[0];
+  const onUpdate = () => {
+    cleared = Math.max(cleared, model.get("cleared_through"));
+    remember(model.get("new_rows") || []);
+    const [first, total] = bounds();
+    if (query) {
+      const removed = trimEntries(first);
+      if (!paused && total > tailTo) {
+        const last = entries[entries.length - 1];
+        if (last && last.gap && last.stop === tailTo && !(searching && searching.gap === last)) last.stop = total;
+        else entries.push({ gap: true, start: Math.max(tailTo, first), stop: total });
+        tailTo = total;
+      }
+      keepPlace(removed);
+    } else {
+      keepPlace(first - lastFirst);
+    }
+    lastFirst = first;
+    redraw();
+  };
+  on("change:log_total", onUpdate);
+  on("change:log_first", onUpdate);
+  on("change:new_rows", onUpdate);
+  on("change:cleared_through", onUpdate);
+
+  on("msg:custom", (msg) => {
+    if (!msg || msg.view !== viewId) return;
+    if (msg.kind === "fetch" && fetching && msg.req === fetching.req) {
+      fetching = null;
+      remember(msg.rows || []);
+      goneBelow = Math.max(goneBelow, msg.first);
+      onUpdate();
+    } else if (msg.kind === "filter" && searching && msg.req === searching.req) {
+      const gap = searching.gap;
+      searching = null;
+      if (msg.error) {
+        filter.classList.add("ipyws-invalid");
+        filter.title = msg.error;
+        entries = [];
+        redraw();
+        return;
+      }
+      const at = entries.indexOf(gap);
+      if (at < 0) return; // the filter changed meanwhile
+      const found = msg.rows || [];
+      remember(found);
+      const replacement = msg.rest !== null && msg.rest > gap.start ? [{ gap: true, start: gap.start, stop: msg.rest }] : [];
+      replacement.push(...found);
+      entries.splice(at, 1, ...replacement);
+      // Matches put in above what is on screen must not push it down.
+      if (!stick && at * ROW_HEIGHT < list.scrollTop) list.scrollTop += (replacement.length - 1) * ROW_HEIGHT;
+      redraw();
+    } else if (msg.kind === "pin" && paused && paused.pin === null) {
+      paused.pin = msg.pin;
+      paused.first = Math.max(paused.first, msg.first);
+      redraw();
+    } else if (msg.kind === "full" && msg.id === selected) {
+      full = msg;
+      showDetail();
+    }
+  });
+
+  // -- the detail of the selected row -------------------------------------------------------
 
   const showDetail = () => {
-    const rows = model.get("rows") || [];
-    const row = full && full.id === selected ? full : rows.find((r) => r.id === selected);
-    if (!row) {
+    const row = full && full.id === selected ? full : cache.get(selected);
+    if (selected === null) {
       detail.hidden = true;
       return;
     }
     detail.hidden = false;
     const meta = h("div", "ipyws-detail-meta");
-    const bits = [row.dir, row.type, formatTime(row.time)];
-    if (row.dir !== "event") bits.push(formatBytes(row.size || 0));
-    if (row.seq >= 0) bits.push(`seq ${row.seq}`);
+    const bits = row ? [row.dir, row.type, formatTime(row.time)] : [`row ${selected}`];
+    if (row && row.dir !== "event") bits.push(formatBytes(row.size || 0));
+    if (row) bits.push(`seq ${row.id}`);
     const close = h("button", "ipyws-detail-close", "×");
     close.type = "button";
     close.title = "Close the detail view";
@@ -396,12 +585,13 @@ function buildLog(model, root, on) {
 
     const body = h("pre", "ipyws-detail-body");
     let kind = "";
-    if (row.error) {
+    if (row && row.error) {
       body.textContent = row.error;
+    } else if (!row || row.data === undefined) {
+      body.textContent = "… loading";
     } else if (row.type === "binary") {
-      const bytes = base64Bytes(row.data);
       kind = "hex";
-      body.textContent = hexDump(bytes);
+      body.textContent = hexDump(base64Bytes(row.data));
     } else if (row.encoding === "json") {
       kind = "event";
       body.textContent = row.data || row.preview;
@@ -414,7 +604,7 @@ function buildLog(model, root, on) {
     }
     if (kind) meta.firstChild.textContent += ` · ${kind}`;
     detail.replaceChildren(meta);
-    if (row.partial && !row.error) {
+    if (row && row.partial && !row.error) {
       const note = h("div", "ipyws-detail-note");
       const shown = row.type === "binary" ? base64Bytes(row.data).length : (row.data || "").length;
       note.append(
@@ -424,59 +614,81 @@ function buildLog(model, root, on) {
       );
       const more = h("button", "ipyws-load", "Load full message");
       more.type = "button";
-      more.addEventListener("click", () => model.send({ action: "full", id: row.id }));
+      more.addEventListener("click", () => ask({ action: "full", id: row.id }));
       note.append(more);
       detail.append(note);
     }
     detail.append(body);
   };
 
+  // -- what the reader does ------------------------------------------------------------------
+
+  list.addEventListener("scroll", () => {
+    stick = list.scrollHeight - list.scrollTop - list.clientHeight < ROW_HEIGHT / 2;
+    redraw();
+  });
   list.addEventListener("click", (event) => {
     const node = event.target.closest(".ipyws-row");
-    if (!node || !list.contains(node)) return;
+    if (!node || !list.contains(node) || node.dataset.id === undefined) return;
     selected = Number(node.dataset.id);
     full = null;
     for (const other of list.querySelectorAll(".ipyws-selected")) other.classList.remove("ipyws-selected");
     node.classList.add("ipyws-selected");
+    const known = cache.get(selected);
+    if (!known || known.data === undefined) ask({ action: "full", id: selected, limit: ROW_DATA_LIMIT });
     showDetail();
   });
+
+  let typing = 0;
   const refilter = () => {
-    accept = matcher();
-    renderAll();
+    clearTimeout(typing);
+    filter.classList.remove("ipyws-invalid");
+    filter.title = "";
+    searching = null;
+    const [first, total] = bounds();
+    if (!filter.value && direction.value === "all") {
+      query = null;
+      entries = [];
+    } else {
+      query = { text: filter.value, regex: regex.checked, dir: direction.value };
+      entries = total > first ? [{ gap: true, start: first, stop: total }] : [];
+      tailTo = total;
+    }
+    stick = true;
+    redraw();
   };
-  filter.addEventListener("input", refilter);
+  filter.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(refilter, 150); // one search per pause in typing, not per key
+  });
   regex.addEventListener("change", refilter);
   direction.addEventListener("change", refilter);
   pause.addEventListener("click", () => {
-    paused = !paused;
+    if (paused) {
+      if (paused.pin !== null) model.send({ action: "unpin", view: viewId, pin: paused.pin });
+      paused = null;
+      onUpdate();
+    } else {
+      const [first, total] = bounds();
+      paused = { pin: null, first, total };
+      ask({ action: "pin" });
+      redraw();
+    }
     pause.textContent = paused ? "Resume" : "Pause";
-    pause.classList.toggle("ipyws-active", paused);
-    if (!paused) renderAll();
-    else showCount(model.get("rows") || []);
+    pause.classList.toggle("ipyws-active", paused !== null);
   });
   clear.addEventListener("click", () => {
-    const rows = model.get("rows") || [];
-    const through = rows.length ? rows[rows.length - 1].id : -1;
+    const through = bounds()[1] - 1;
     // Clear at once in this page (even while the kernel is busy), then tell the kernel.
-    model.set("rows", []);
+    cleared = Math.max(cleared, through);
+    if (query) trimEntries(through + 1);
     model.send({ action: "clear", through });
+    redraw();
   });
-  on("change:rows", () => {
-    const rows = model.get("rows") || [];
-    if (!rows.length || (list.firstElementChild && Number(list.firstElementChild.dataset.id) > rows[rows.length - 1].id)) {
-      renderAll();
-    } else {
-      renderNew();
-    }
-  });
-  on("msg:custom", (msg) => {
-    if (msg && msg.kind === "full" && msg.id === selected) {
-      full = msg;
-      showDetail();
-    }
-  });
-  renderAll();
-  list.scrollTop = list.scrollHeight;
+
+  remember(model.get("rows") || []);
+  onUpdate();
+  draw();
 }
 
 // -- controls ----------------------------------------------------------------------------

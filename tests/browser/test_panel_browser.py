@@ -52,8 +52,9 @@ HOSTILE = [
 
 
 def count_rows(panel: Any) -> int:
-    """Count the message rows a panel shows."""
-    return int(panel.locator(".ipyws-rows .ipyws-row").count())
+    """Read how many rows a panel's log holds (its count, not the rows drawn)."""
+    text = panel.locator(".ipyws-count").inner_text()
+    return int(text.split()[0].replace(",", ""))
 
 
 def messages_in(panel: Any) -> int:
@@ -107,12 +108,16 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
 
     # Displayed twice, the socket shows one live state in both places.
     expect(page.locator(".t-feed .ipyws-panel")).to_have_count(2)
-    both = page.evaluate(
-        """() => [...document.querySelectorAll('.t-feed .ipyws-panel')].map(p => [
+    page.wait_for_function(
+        """() => {
+          const views = [...document.querySelectorAll('.t-feed .ipyws-panel')].map(p => [
             p.querySelector('.ipyws-stat-in .ipyws-value').textContent,
-            p.querySelectorAll('.ipyws-rows .ipyws-row').length])"""
+            p.querySelector('.ipyws-count').textContent,
+            p.querySelector('.ipyws-rows .ipyws-row:last-child').dataset.id]);
+          return views.length === 2 && views[0].join() === views[1].join();
+        }""",
+        timeout=10_000,
     )
-    assert both[0] == both[1], both
 
     # The echo socket: what is typed goes out and comes back as a received row.
     box = page.locator(".t-echo .ipyws-panel")
@@ -184,5 +189,118 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     assert tab.requests, "no requests were recorded"
     assert tab.outside_loopback() == [], tab.outside_loopback()
     # The module runs from a blob: URL; an error of ours would name it (or ipyws).
+    ours = [e for e in tab.console_errors if "blob:" in e or "ipyws" in e]
+    assert ours == [], ours
+
+
+FIREHOSE_CELLS = [
+    "from ipyws import WebSocket, demo\n"
+    "from ipyws.widgets import panel\n"
+    "ticker = demo.start('ticker', rate=3000)",
+    # One message far back in a big transcript, then thousands of ticks after it.
+    "fire = WebSocket(ticker.url, log_size=100_000)\n"
+    "fire.wait_open(20)\n"
+    "fire.send('needle-7f3a')\n"
+    "panel(fire).add_class('t-fire')\n"
+    "fire",
+]
+FAR_BACK = 15_000  # rows after the needle before the search starts
+MAX_DRAWN = 60  # rows the virtualized list may hold in the DOM, whatever the log holds
+
+_DRAWN_JS = """() => [...document.querySelectorAll('.t-fire .ipyws-rows .ipyws-row')]
+    .map(r => r.dataset.id === undefined ? null : Number(r.dataset.id))"""
+
+
+def drawn(page: Any) -> list[int | None]:
+    """Return the ids of the rows the firehose's list holds in the DOM (None: still loading)."""
+    return list(page.evaluate(_DRAWN_JS))
+
+
+def test_log_in_a_firehose(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
+    """In a firehose the DOM stays small, scrolled-to rows are fetched, a filter finds old ones."""
+    page = tab.page
+    asked: list[str] = []  # what the page asked the kernel for (custom messages)
+
+    def on_frame(payload: str | bytes) -> None:
+        """Keep the panel's requests among the frames the page sends to the kernel."""
+        text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+        asked.extend(re.findall(r'"action":"(\w+)"', text))
+
+    page.on("websocket", lambda ws: ws.on("framesent", on_frame))
+    name = f"firehose-{uuid.uuid4().hex[:8]}.ipynb"
+    write_notebook(jupyter_server.root / name, FIREHOSE_CELLS)
+    open_notebook(page, jupyter_server, name)
+    run_all_cells(page)
+    wait_all_executed(page, len(FIREHOSE_CELLS))
+    fire = page.locator(".t-fire .ipyws-panel")
+    expect(fire.locator(".ipyws-badge")).to_have_text("OPEN")
+    page.wait_for_function(
+        """(n) => parseInt(document.querySelector('.t-fire .ipyws-count').textContent
+              .replace(/,/g, '')) > n""",
+        arg=FAR_BACK,
+        timeout=120_000,
+        polling=200,
+    )
+    assert len(drawn(page)) <= MAX_DRAWN, drawn(page)
+
+    # Scrolled a third of the way up, the rows there come from the kernel, in order.
+    page.evaluate(
+        """() => { const l = document.querySelector('.t-fire .ipyws-rows');
+                   l.scrollTop = l.scrollHeight / 3; }"""
+    )
+    page.wait_for_function(
+        f"() => {{ const ids = ({_DRAWN_JS})(); return ids.length > 10 && !ids.includes(null); }}",
+        timeout=30_000,
+    )
+    ids = [i for i in drawn(page) if i is not None]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), ids
+    assert ids[-1] < count_rows(fire) - 5_000, "the view did not stay where it was scrolled"
+    assert "fetch" in asked
+    row = fire.locator(f".ipyws-rows .ipyws-row[data-id='{ids[len(ids) // 2]}']")
+    expect(row.locator(".ipyws-c-data")).to_contain_text('"type": "tick"')
+    row.click()
+    expect(fire.locator(".ipyws-detail-body")).to_contain_text('"type": "tick"')
+    expect(fire.locator(".ipyws-detail-meta")).to_contain_text("received · text · ")
+    assert len(drawn(page)) <= MAX_DRAWN
+
+    # The filter runs in the kernel over the whole transcript: the needle is 15,000 rows back.
+    fire.locator(".ipyws-filter").fill("needle-7f3a")
+    needle = fire.locator(".ipyws-rows .ipyws-row[data-dir='sent']").filter(has_text="needle-7f3a")
+    expect(needle).to_have_count(1, timeout=30_000)
+    assert "filter" in asked
+    assert int(needle.get_attribute("data-id") or -1) < 10, "not the needle at the start"
+    expect(fire.locator(".ipyws-count")).to_have_text("1 matches", timeout=30_000)
+    needle.click()
+    expect(fire.locator(".ipyws-detail-body")).to_have_text("needle-7f3a")
+    expect(fire.locator(".ipyws-detail-meta")).to_contain_text("sent · text")
+    fire.screenshot(path=str(artifacts / f"firehose-filter-{jupyter_server.app}.png"))
+
+    # Without the filter the view follows the feed again, from the bottom.
+    fire.locator(".ipyws-filter").fill("")
+    expect(fire.locator(".ipyws-count")).to_contain_text("rows")
+    page.wait_for_function(
+        f"(n) => {{ const ids = ({_DRAWN_JS})(); return ids.length && ids[ids.length - 1] > n; }}",
+        arg=count_rows(fire),
+        timeout=30_000,
+    )
+
+    # Paused, the view keeps its rows while the feed goes on and counts what is new.
+    fire.locator(".ipyws-pause").click()
+    expect(fire.locator(".ipyws-count")).to_contain_text("paused")
+    page.wait_for_function(f"() => !({_DRAWN_JS})().includes(null)", timeout=30_000)
+    frozen = drawn(page)
+    page.wait_for_function(
+        """() => /paused · [1-9][0-9,]{3,} new/.test(
+              document.querySelector('.t-fire .ipyws-count').textContent)""",
+        timeout=60_000,
+    )
+    assert drawn(page) == frozen
+    fire.locator(".ipyws-pause").click()
+    page.wait_for_function(
+        f"(n) => {{ const ids = ({_DRAWN_JS})(); return ids.length && ids[ids.length - 1] > n; }}",
+        arg=max(i for i in frozen if i is not None),
+        timeout=30_000,
+    )
+    assert len(drawn(page)) <= MAX_DRAWN
     ours = [e for e in tab.console_errors if "blob:" in e or "ipyws" in e]
     assert ours == [], ours

@@ -258,3 +258,79 @@ def test_rates_of_a_ring_that_turned_over_measure_what_it_holds(clock: _Clock) -
         transcript.received("x", 1)
     clock.now = 100.8
     assert transcript.rates() == pytest.approx((10.0, 10.0, 0.0, 0.0))
+
+
+def test_tail_and_window_address_records_by_seq() -> None:
+    """tail(n) gives the newest n records; a window finds records by seq and stays as it was."""
+    transcript = Transcript(5)
+    for i in range(8):
+        transcript.received(f"m{i}", 2)
+    assert [r["seq"] for r in transcript.tail(2)] == [6, 7]
+    assert [r["seq"] for r in transcript.tail(50)] == [3, 4, 5, 6, 7]
+    assert transcript.tail(0) == []
+    window = transcript.window()
+    assert (window.first, window.total, len(window)) == (3, 8, 5)
+    transcript.received("later", 5)
+    assert [r["data"] for r in window.records(0, 100)] == ["m3", "m4", "m5", "m6", "m7"]
+    assert [r["seq"] for r in window.records(4, 6)] == [4, 5]
+    assert window.records(6, 4) == []
+    assert window.get(2) is None and window.get(8) is None
+    assert window.get(7) == transcript.records()[-2]
+    transcript.clear()
+    empty = transcript.window()
+    assert (empty.first, empty.total, empty.records(0, 100)) == (9, 9, [])
+
+
+def test_window_search_pages_from_the_newest() -> None:
+    """search() returns the newest matches oldest first, and where an unread part begins."""
+    import re
+
+    transcript = Transcript(100)
+    transcript.event("open", protocol="", extensions="")
+    for i in range(60):
+        transcript.received(f"tick {i}" if i % 2 else f"TOCK {i}", 7)
+    transcript.sent(b"\x01\x02", 2)
+    window = transcript.window()
+
+    def describe(record: dict[str, Any]) -> str:
+        """Describe a non-text record for the search."""
+        return f"{record['type']} {record.get('data', '')}"
+
+    def every(kind: str) -> bool:
+        """Keep every kind of record."""
+        return True
+
+    tocks = re.compile("tock", re.IGNORECASE)
+    found, rest = window.search(
+        0, 62, pattern=tocks, kind=every, describe=describe, limit=5, budget=1000
+    )
+    assert [r["data"] for r in found] == ["TOCK 50", "TOCK 52", "TOCK 54", "TOCK 56", "TOCK 58"]
+    assert rest == found[0]["seq"]
+    older, rest = window.search(
+        0, rest, pattern=tocks, kind=every, describe=describe, limit=100, budget=1000
+    )
+    assert len(older) == 25 and rest == 0
+    budgeted, rest = window.search(
+        0, 62, pattern=tocks, kind=every, describe=describe, limit=100, budget=10
+    )
+    assert len(budgeted) == 4 and rest == 52
+    events, _ = window.search(
+        0,
+        62,
+        pattern=re.compile("open"),
+        kind=lambda kind: kind != "receive",
+        describe=describe,
+        limit=10,
+        budget=1000,
+    )
+    assert [r["type"] for r in events] == ["open"]
+    sent, _ = window.search(
+        0,
+        62,
+        pattern=None,
+        kind=lambda kind: kind == "send",
+        describe=describe,
+        limit=10,
+        budget=100,
+    )
+    assert [r["seq"] for r in sent] == [61]

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 import ipyws
-from ipyws import Reconnect, WebSocket, demo, widgets
+from ipyws import Reconnect, WebSocket, _panel_feed, demo, widgets
 from ipyws._dispatch import current_dispatcher
 from ipyws._panel_feed import (
+    FETCH_LIMIT,
     INTERVAL,
     MAX_ROWS_PER_UPDATE,
     ROW_DATA_LIMIT,
@@ -167,16 +168,11 @@ def test_full_state_carries_the_kept_rows(
 def test_firehose_is_coalesced_to_20_updates_per_second(
     comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
 ) -> None:
-    """A 20 000 msg/s feed makes at most about 20 frontend updates per second, rows capped."""
+    """A 20 000 msg/s feed makes at most about 20 updates a second, each with a few rows."""
     ticker = start_ticker(rate=20_000)
     _ws, view = open_panel(ticker.url)
     recording = comm_of(view)
     start_count = view.messages_in
-
-    def gap_rows() -> list[dict[str, Any]]:
-        """Return the gap rows the updates carried so far."""
-        rows = [r for _, state in recording.updates() for r in state.get("new_rows", [])]
-        return [r for r in rows if r["type"] == "gap"]
 
     # The window is measured in messages, not seconds, so a slow machine only stretches it.
     t0 = time.monotonic()
@@ -187,14 +183,165 @@ def test_firehose_is_coalesced_to_20_updates_per_second(
     assert len(in_window) <= (t1 - t0) / INTERVAL + 2, f"{len(in_window)} updates in {t1 - t0} s"
     assert len(in_window) >= 2, "the panel stopped updating"
     for state in in_window:
-        assert len(state.get("new_rows", [])) <= MAX_ROWS_PER_UPDATE + 2
-    gaps = wait_for(gap_rows, timeout=60, what="a gap row")
-    assert "records not shown" in gaps[0]["preview"]
+        assert len(state.get("new_rows", [])) <= MAX_ROWS_PER_UPDATE
+        assert all("data" not in row for row in state.get("new_rows", []))
     wait_for(lambda: view.rate > 0, what="a rate")
     assert view.messages_in > start_count
     times = [t for t, _ in recording.updates() if t0 <= t < t1]
     spacing = [b - a for a, b in itertools.pairwise(times)]
     assert min(spacing) >= INTERVAL * 0.5, "two updates came too close together"
+
+
+def test_updates_count_the_rows_they_skip(
+    comms: list[RecordingComm], start_ticker: Callable[..., demo.DemoServer]
+) -> None:
+    """Each update's rows are the newest; skipped counts every newer record it left out."""
+    ticker = start_ticker(rate=5000)
+    _ws, view = open_panel(ticker.url)
+    wait_for(lambda: view.messages_in > 3000, timeout=60, what="3000 messages")
+    total = None
+    skipped = 0
+    checked = 0
+    for _, state in comm_of(view).updates():
+        skipped = state.get("skipped", skipped)  # a trait goes out when it changes
+        rows = state.get("new_rows", [])
+        if total is not None and rows:
+            ids = [row["id"] for row in rows]
+            assert ids == list(range(ids[0], ids[0] + len(ids))), "rows are not consecutive"
+            assert ids[-1] == state["log_total"] - 1, "the rows are not the newest"
+            assert skipped == state["log_total"] - total - len(rows)
+            checked += skipped > 0
+        total = state.get("log_total", total)
+    assert checked >= 5, "the firehose never made an update skip rows"
+
+
+def ask(view: widgets.WebSocketPanel, **content: Any) -> dict[str, Any]:
+    """Send a view's request to the widget and return the widget's answer to it."""
+    recording = comm_of(view)
+    req = len(recording.customs()) + 1000
+    view._handle_custom_msg({**content, "view": "v1", "req": req}, [])
+    answers = [m for m in recording.customs() if m.get("req") == req]
+    assert len(answers) == 1, answers
+    answer: dict[str, Any] = answers[0]
+    assert answer["view"] == "v1" and answer["kind"] == content["action"]
+    return answer
+
+
+def send_and_wait(ws: WebSocket, view: widgets.WebSocketPanel, texts: list[str]) -> None:
+    """Send ``texts`` to the echo server and wait for all echoes."""
+    ws.wait_open(10)
+    before = view.messages_in
+    for text in texts:
+        ws.send(text)
+    wait_for(lambda: view.messages_in == before + len(texts), what="the echoes")
+
+
+def test_fetch_by_range(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
+    """A view fetches any range of the log by id; rows that left the ring are reported gone."""
+    ws, view = open_panel(echo_server.url, log_size=300)
+    send_and_wait(ws, view, [f"message {i}" for i in range(200)])
+    wait_for(lambda: view.log_total == ws.transcript.total, what="the last update")
+    assert (view.log_first, view.log_total) == (101, 401)  # 401 records, the newest 300 kept
+    answer = ask(view, action="fetch", start=150, stop=160)
+    assert [row["id"] for row in answer["rows"]] == list(range(150, 160))
+    assert (answer["first"], answer["total"]) == (101, 401)
+    records = {r["seq"]: r for r in ws.transcript.records()}
+    for row in answer["rows"]:
+        assert row["preview"] == records[row["id"]]["data"]
+        assert row["dir"] == ("sent" if records[row["id"]]["type"] == "send" else "received")
+        assert "data" not in row
+    assert [row["id"] for row in ask(view, action="fetch", start=0, stop=105)["rows"]] == [
+        101,
+        102,
+        103,
+        104,
+    ]
+    big = ask(view, action="fetch", start=101, stop=401)["rows"]
+    assert len(big) == FETCH_LIMIT and big[0]["id"] == 101
+    detail = ask(view, action="full", id=155, limit=4)
+    assert (detail["id"], detail["data"], detail["partial"]) == (
+        155,
+        records[155]["data"][:4],
+        True,
+    )
+    assert "left ws.transcript" in ask(view, action="full", id=3)["error"]
+
+
+def test_filter_pages_through_the_whole_ring(
+    comms: list[RecordingComm], echo_server: demo.DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel filters all of the transcript, newest first, in pages that name what is left."""
+    monkeypatch.setattr(_panel_feed, "SCAN_BUDGET", 200)
+    ws, view = open_panel(echo_server.url, log_size=5000)
+    send_and_wait(ws, view, ["needle <b>far back</b>"])
+    send_and_wait(ws, view, [f'{{"n": {i}, "odd": {str(i % 2 == 1).lower()}}}' for i in range(600)])
+    total = ws.transcript.total
+    # A text filter: any case, in any message of the ring, found over several pages.
+    pages, stop = [], None
+    while True:
+        answer = ask(view, action="filter", text="NEEDLE", stop=stop)
+        pages.append(answer["rows"])
+        if answer["rest"] is None:
+            break
+        stop = answer["rest"]
+    found = [row for page in pages for row in page]
+    assert [(r["dir"], r["preview"]) for r in found] == [
+        ("sent", "needle <b>far back</b>"),
+        ("received", "needle <b>far back</b>"),
+    ]
+    assert len(pages) >= total // 200, "the scan budget did not split the search"
+    # A regex with a direction, in pages of matches.
+    first = ask(view, action="filter", text=r'"odd": true\}', regex=True, dir="received", limit=50)
+    assert len(first["rows"]) == 50
+    assert all(r["dir"] == "received" and '"odd": true' in r["preview"] for r in first["rows"])
+    odd = [
+        r["seq"]
+        for r in ws.transcript.records()
+        if r["type"] == "receive" and '"odd": true}' in r["data"]
+    ]
+    assert [r["id"] for r in first["rows"]] == odd[-50:]
+    assert first["rest"] == first["rows"][0]["id"]
+    second = ask(
+        view,
+        action="filter",
+        text=r'"odd": true\}',
+        regex=True,
+        dir="received",
+        stop=first["rest"],
+        limit=50,
+    )
+    assert [r["id"] for r in second["rows"]] == odd[-100:-50]
+    events = ask(view, action="filter", text="connection opened", dir="event")
+    while events["rest"] is not None and not events["rows"]:
+        events = ask(
+            view, action="filter", text="connection opened", dir="event", stop=events["rest"]
+        )
+    assert [r["type"] for r in events["rows"]] == ["open"]
+    assert ask(view, action="filter", text="(unclosed", regex=True)["error"].startswith(
+        "invalid regular expression"
+    )
+
+
+def test_paused_view_keeps_its_rows(
+    comms: list[RecordingComm], echo_server: demo.DemoServer
+) -> None:
+    """A pin keeps the log as it was for a paused view while the ring turns over."""
+    ws, view = open_panel(echo_server.url, log_size=50)
+    send_and_wait(ws, view, [f"old {i}" for i in range(20)])
+    pinned = ask(view, action="pin")
+    assert (pinned["first"], pinned["total"]) == (0, 41)
+    send_and_wait(ws, view, [f"new {i}" for i in range(100)])
+    assert ws.transcript.window().first > 41
+    old = ask(view, action="fetch", start=0, stop=41, pin=pinned["pin"])
+    assert [r["id"] for r in old["rows"]] == list(range(41))
+    assert (
+        ask(view, action="filter", text="old 7", pin=pinned["pin"])["rows"][0]["preview"] == "old 7"
+    )
+    assert ask(view, action="full", id=5, pin=pinned["pin"])["data"].startswith("old")
+    live = ask(view, action="fetch", start=0, stop=41)
+    assert live["rows"] == [] and live["first"] > 41
+    view._handle_custom_msg({"action": "unpin", "pin": pinned["pin"]}, [])
+    assert view._feed._pins == {}
 
 
 def test_log_is_a_bounded_ring(
