@@ -134,3 +134,22 @@ def test_ipyws_client_without_a_server_fails_at_once(client: str) -> None:
     )
     assert result.returncode != 0
     assert "the connection closed after 0 of 10 messages" in result.stderr
+
+
+def test_reconnect_benchmark_quick_run() -> None:
+    """``python -m benchmarks.reconnect --quick`` restarts its server and prints every client."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.reconnect", "--quick", "--down", "0.1"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "### Reconnect after a server restart" in result.stdout
+    for client in ("ipyws", "ipyws-fast", "ws-async"):
+        assert f"| {client} | " in result.stdout
