@@ -59,6 +59,8 @@ class Transcript:
         #: Messages and payload bytes sent (counted when ``send`` hands them over).
         self.messages_out = 0
         self.bytes_out = 0
+        #: ``reconnect`` records ever added: the connections after the first one.
+        self.reconnects = 0
         #: The newest ``open``, ``error`` and ``close`` record by type, kept even after the
         #: ring drops it: the panel reads the state from here on a feed that turns the ring
         #: over between two of its reads.
@@ -111,7 +113,9 @@ class Transcript:
         self._add("send", TEXT if isinstance(data, str) else BINARY, data, size)
 
     def event(self, kind: str, **fields: Any) -> None:
-        """Record a lifecycle event (``open``, ``error``, ``close``) with its fields."""
+        """Record a lifecycle event (``open``, ``error``, ``close``, ``reconnect``)."""
+        if kind == "reconnect":
+            self.reconnects += 1
         self.lifecycle[kind] = _to_dict(self._add(kind, 0, None, 0, fields))
 
     def control(self, kind: str, **fields: Any) -> None:

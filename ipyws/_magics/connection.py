@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from .._format import format_size
+from .._reconnect import Reconnect
 from .._websocket import ReadyState, WebSocket
 from ..exceptions import DOMException
 from .parsing import Call, Parser, Subcommand, add_show_options, count, port, rate, seconds, size
@@ -84,7 +85,8 @@ def connect_parser() -> Parser:
         "  %ws connect wss://example.org/chat --protocol chat.v2 \\\n"
         "      --header 'Authorization: Bearer {token}'\n"
         "  %ws connect {server.url} --binary-type arraybuffer --no-display\n"
-        "  %ws connect wss://localhost:8443/ --insecure     # a self-signed test server",
+        "  %ws connect wss://localhost:8443/ --insecure     # a self-signed test server\n"
+        "  %ws connect {server.url} --as feed --reconnect --reconnect-max-delay 10",
     )
     parser.add_argument("url", metavar="URL", help="ws://, wss://, http:// or https:// URL")
     parser.add_argument(
@@ -140,7 +142,56 @@ def connect_parser() -> Parser:
         metavar="N",
         help="transcript records to keep (default: WSMagics.log_size)",
     )
+    options.add_argument(
+        "--log-pings", action="store_true", help="record pings and pongs in the transcript"
+    )
+    again = parser.add_argument_group(
+        "reconnecting (see the how-to 'Keep a feed running for hours')"
+    )
+    again.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="connect again, on the same socket, whenever a connection ends without "
+        "%%ws close (any option below implies it)",
+    )
+    for flag, field, kind, metavar, text in _RECONNECT:
+        again.add_argument(
+            flag, dest=field, default=argparse.SUPPRESS, type=kind, metavar=metavar, help=text
+        )
     return parser
+
+
+def _number(text: str) -> float:
+    """Read a number >= 0 (seconds or a factor)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
+    return value
+
+
+#: The Reconnect policy's options: flag, field, value type, metavar, help.
+_RECONNECT: tuple[tuple[str, str, Callable[[str], float | int], str, str], ...] = (
+    ("--reconnect-delay", "initial_delay", _number, "S", "seconds before the first retry (1)"),
+    ("--reconnect-max-delay", "max_delay", _number, "S", "the longest wait between tries (30)"),
+    ("--reconnect-factor", "factor", _number, "F", "each wait is F times the last (2)"),
+    ("--reconnect-jitter", "jitter", _number, "J", "share of each wait drawn at random (0.5)"),
+    ("--reconnect-attempts", "max_attempts", count, "N", "give up after N tries in a row"),
+    ("--reconnect-reset", "reset_after", _number, "S", "uptime that resets the backoff (5)"),
+)
+
+
+def _reconnect_policy(prog: str, args: argparse.Namespace) -> Reconnect | None:
+    """Return the policy ``--reconnect`` and its options ask for, or None."""
+    given = {field: getattr(args, field) for _, field, *_ in _RECONNECT if hasattr(args, field)}
+    if not given and not args.reconnect:
+        return None
+    try:
+        return Reconnect(**given)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{prog}: {exc}") from None
 
 
 def connect(magics: WSMagics, call: Call) -> None:
@@ -174,6 +225,11 @@ def connect(magics: WSMagics, call: Call) -> None:
         options["proxy"] = args.proxy
     if args.user_agent is not None:
         options["user_agent"] = None if args.user_agent.lower() == "none" else args.user_agent
+    if args.log_pings:
+        options["log_pings"] = True
+    policy = _reconnect_policy(prog, args)
+    if policy is not None:
+        options["reconnect"] = policy
     magics.open_socket(
         prog,
         args.name or magics.default_name,

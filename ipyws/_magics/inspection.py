@@ -24,8 +24,13 @@ _display: Callable[[object], None] = display
 
 
 def state_label(ws: WebSocket) -> str:
-    """Name the socket's state, with the close code once CLOSED (``CLOSED 1006``)."""
+    """Name the socket's state, with the close code once CLOSED (``CLOSED 1006``).
+
+    A socket that reconnects says which attempt runs (``CONNECTING attempt 3``).
+    """
     state = ws.readyState.name
+    if ws.readyState == ReadyState.CONNECTING and ws.reconnectAttempt:
+        return f"{state} attempt {ws.reconnectAttempt}"
     if ws.readyState == ReadyState.CLOSED:
         last = ws.transcript.records(limit=1)
         if last and last[0]["type"] == "close":
@@ -36,7 +41,18 @@ def state_label(ws: WebSocket) -> str:
 class SocketTable:
     """The ``%ws list`` table: one row per socket, as text and as (escaped) HTML."""
 
-    columns = ("name", "url", "state", "protocol", "in", "out", "bytes in", "bytes out", "age")
+    columns = (
+        "name",
+        "url",
+        "state",
+        "reconnects",
+        "protocol",
+        "in",
+        "out",
+        "bytes in",
+        "bytes out",
+        "age",
+    )
 
     def __init__(self, rows: Sequence[Sequence[str]], demos: Sequence[str] = ()) -> None:
         self.rows = [tuple(row) for row in rows]
@@ -70,8 +86,9 @@ def list_parser() -> Parser:
     """Return the parser of ``%ws list``."""
     return Parser(
         "list",
-        description="Show the sockets of this session: name, URL, state, protocol, "
-        "messages and bytes in and out, and age.",
+        description="Show the sockets of this session: name, URL, state (with the attempt "
+        "while one reconnects), reconnects so far, protocol, messages and bytes in and out, "
+        "and age.",
         epilog="example:\n  %ws list",
     )
 
@@ -103,6 +120,7 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
                 ", ".join(names[ws]) or "-",
                 redact_url(ws.url),
                 state_label(ws),
+                str(transcript.reconnects) if transcript.reconnects else "-",
                 escape(ws.protocol) or "-",
                 str(stats.messages_in),
                 str(stats.messages_out),

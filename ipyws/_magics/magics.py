@@ -30,7 +30,7 @@ from .._cells import current_run
 from .._dispatch import current_dispatcher
 from .._transcript import DEFAULT_LOG_SIZE
 from .._url import parse_websocket_url
-from .._websocket import ReadyState, WebSocket, _validate_protocols
+from .._websocket import WebSocket, _validate_protocols
 from ..exceptions import DOMException
 from .commands import COMMANDS, SUBCOMMANDS
 from .completion import Completer
@@ -124,8 +124,8 @@ class WSMagics(Magics):
             handler.detach()
         self.cell_handlers.clear()
         for ws in self.bound.values():
-            if ws.readyState in (ReadyState.CONNECTING, ReadyState.OPEN):
-                ws.close(1000, "%unload_ext ipyws")
+            # Also when CLOSED: that stops a socket made with --reconnect between connections.
+            ws.close(1000, "%unload_ext ipyws")
         self.bound.clear()
         demos = [server for _, server in self.demo_servers.values()]
         self.demo_servers.clear()
@@ -261,8 +261,8 @@ class WSMagics(Magics):
             for handler in self.cell_handlers.values():
                 if handler.socket is ws and handler.name == name:
                     handler.detach()
-            if ws.readyState in (ReadyState.CONNECTING, ReadyState.OPEN):
-                ws.close(1000, f"replaced by a new %ws connect --as {name}")
+            # Also when CLOSED: that stops a socket made with --reconnect between connections.
+            ws.close(1000, f"replaced by a new %ws connect --as {name}")
 
     def open_socket(
         self,

@@ -133,25 +133,15 @@ def test_list_shows_name_url_state_protocol_counts_bytes_and_age(
     capsys.readouterr()
     run(ip, "%ws list")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == [
-        "name",
-        "url",
-        "state",
-        "protocol",
-        "in",
-        "out",
-        "bytes",
-        "in",
-        "bytes",
-        "out",
-        "age",
-    ]
+    assert lines[0].split() == " ".join(SocketTable.columns).split()
+    assert SocketTable.columns[2:4] == ("state", "reconnects")
     assert set(lines[1]) == {"-", " "}
     assert re.fullmatch(
-        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+1\s+1\s+5 B\s+5 B\s+\d+s", lines[2]
+        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+-\s+1\s+1\s+5 B\s+5 B\s+\d+s", lines[2]
     ), lines[2]
     assert re.fullmatch(
-        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+0\s+0\s+0 B\s+0 B\s+\d+s", lines[3]
+        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+-\s+0\s+0\s+0 B\s+0 B\s+\d+s",
+        lines[3],
     ), lines[3]
 
 
