@@ -42,6 +42,8 @@ class SocketStats:
     #: Bytes handed to ``send()`` and not yet written to the network, as the I/O thread
     #: reports them now (``bufferedAmount`` is the same count as of the current task).
     buffered_amount: int
+    #: How many times the socket connected again (``reconnect`` events so far).
+    reconnects: int
     #: When the socket was made (seconds since the epoch).
     created: float
     #: The keyword options the socket was made with, defaults filled in (read-only). Left

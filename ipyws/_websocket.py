@@ -1121,6 +1121,7 @@ class WebSocket(EventTarget):
             byte_rate_in=byte_rate_in,
             byte_rate_out=byte_rate_out,
             buffered_amount=max(0, self._queued_bytes - self._written_bytes),
+            reconnects=transcript.reconnects,
             created=transcript.created,
             options=types.MappingProxyType(options),
         )

@@ -120,7 +120,7 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
                 ", ".join(names[ws]) or "-",
                 redact_url(ws.url),
                 state_label(ws),
-                str(transcript.reconnects) if transcript.reconnects else "-",
+                str(stats.reconnects) if stats.reconnects else "-",
                 escape(ws.protocol) or "-",
                 str(stats.messages_in),
                 str(stats.messages_out),
