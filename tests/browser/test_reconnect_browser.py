@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ipyws_browser_harness import open_notebook, run_all_cells, wait_all_executed, write_notebook
 from playwright.sync_api import expect
 
+from tests.browser.harness import open_notebook, run_all_cells, wait_all_executed, write_notebook
 from tests.faults.server_process import ServerProcess
 
 COUNTDOWN = re.compile(r"attempt (\d+) · next try in (\d+\.\d) s")
