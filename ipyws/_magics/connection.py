@@ -156,7 +156,12 @@ def connect_parser() -> Parser:
     )
     for flag, field, kind, metavar, text in _RECONNECT:
         again.add_argument(
-            flag, dest=field, default=argparse.SUPPRESS, type=kind, metavar=metavar, help=text
+            flag,
+            dest=field,
+            default=argparse.SUPPRESS,
+            type=kind,
+            metavar=metavar,
+            help=_reconnect_help(field, text),
         )
     return parser
 
@@ -174,13 +179,19 @@ def _number(text: str) -> float:
 
 #: The Reconnect policy's options: flag, field, value type, metavar, help.
 _RECONNECT: tuple[tuple[str, str, Callable[[str], float | int], str, str], ...] = (
-    ("--reconnect-delay", "initial_delay", _number, "S", "seconds before the first retry (1)"),
-    ("--reconnect-max-delay", "max_delay", _number, "S", "the longest wait between tries (30)"),
-    ("--reconnect-factor", "factor", _number, "F", "each wait is F times the last (2)"),
-    ("--reconnect-jitter", "jitter", _number, "J", "share of each wait drawn at random (0.5)"),
+    ("--reconnect-delay", "initial_delay", _number, "S", "seconds before the first retry"),
+    ("--reconnect-max-delay", "max_delay", _number, "S", "the longest wait between tries"),
+    ("--reconnect-factor", "factor", _number, "F", "each wait is F times the last"),
+    ("--reconnect-jitter", "jitter", _number, "J", "share of each wait drawn at random"),
     ("--reconnect-attempts", "max_attempts", count, "N", "give up after N tries in a row"),
-    ("--reconnect-reset", "reset_after", _number, "S", "uptime that resets the backoff (5)"),
+    ("--reconnect-reset", "reset_after", _number, "S", "uptime that resets the backoff"),
 )
+
+
+def _reconnect_help(field: str, text: str) -> str:
+    """Make a policy flag's help: its description and the default, read from Reconnect."""
+    default = getattr(Reconnect(), field)
+    return f"{text} (default {'never' if default is None else format(default, 'g')})"
 
 
 def _reconnect_policy(prog: str, args: argparse.Namespace) -> Reconnect | None:
