@@ -339,6 +339,8 @@ class Connection:
         self._written = 0
         self._close_args: tuple[int | None, str] | None = None
         self._fail_reason: str | None = None
+        #: The proxy the connection goes through (None: direct), once it is connecting.
+        self._proxy: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._conn: ClientConnection | None = None
         self._write_event: asyncio.Event | None = None
@@ -566,19 +568,8 @@ class Connection:
         conn.transport.abort()
 
     async def _open(self) -> ClientConnection:
-        """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1).
-
-        Every failure through a proxy is raised as a `ProxyError` naming it.
-        """
-        proxy = resolve_proxy(self._url, self._options.proxy)
-        try:
-            return await self._connect(proxy)
-        except Exception as exc:
-            if proxy is None or isinstance(exc, ConnectionFailedError):
-                raise
-            raise proxy_error(exc, proxy, self._redact) from exc
-
-    async def _connect(self, proxy: str | None) -> ClientConnection:
+        """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1)."""
+        self._proxy = proxy = resolve_proxy(self._url, self._options.proxy)
         async with self._io.host_lock(self._url.host_key):
             conn = await _NoRedirects(self._url.href, **self._connect_kwargs(proxy))
         if self._protocols and not conn.subprotocol:
@@ -629,6 +620,10 @@ class Connection:
     def _report_closed(
         self, code: int, reason: str, was_clean: bool, error: BaseException | None
     ) -> None:
+        """Report the end of the connection; a failure through a proxy as a `ProxyError`."""
+        proxy = self._proxy
+        if proxy is not None and error is not None and not isinstance(error, ConnectionFailedError):
+            error = proxy_error(error, proxy, self._redact)
         self._io.connections.discard(self)
         sink, self._sink = self._sink, None
         if sink is not None:

@@ -20,6 +20,7 @@ from .exceptions import DOMSyntaxError
 
 __all__ = [
     "check_count",
+    "check_flag",
     "check_header_value",
     "check_headers",
     "check_optional_str",
@@ -124,6 +125,13 @@ def check_count(option: str, value: object, *, none: bool = False) -> int:
         raise TypeError(f"{option} must be {allowed}, not {type_name(value)}")
     if value < 1:
         raise ValueError(f"{option} must be at least 1{' (or None)' if none else ''}, not {value}")
+    return value
+
+
+def check_flag(option: str, value: object) -> bool:
+    """Check a switch: True or False (``compression='no'`` must not read as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{option} must be True or False, not {type_name(value)}")
     return value
 
 

@@ -54,6 +54,7 @@ from ._transport import (
 from ._url import WebSocketURL, parse_websocket_url, url_credentials
 from ._validation import (
     check_count,
+    check_flag,
     check_headers,
     check_optional_str,
     check_seconds,
@@ -292,14 +293,14 @@ class WebSocket(EventTarget):
             ssl=check_ssl("ssl", ssl),
             proxy=_check_proxy(proxy),
             proxy_ssl=check_ssl("proxy_ssl", proxy_ssl, allow_true=False),
-            compression=bool(compression),
+            compression=check_flag("compression", compression),
             max_size=None if max_size is None else check_count("max_size", max_size, none=True),
             open_timeout=check_seconds("open_timeout", open_timeout),
             close_timeout=check_seconds("close_timeout", close_timeout, zero=True),
             ping_interval=check_seconds("ping_interval", ping_interval),
             ping_timeout=check_seconds("ping_timeout", ping_timeout),
             user_agent=check_optional_str("user_agent", user_agent, "User-Agent"),
-            log_pings=bool(log_pings),
+            log_pings=check_flag("log_pings", log_pings),
         )
         log_size = check_count("log_size", log_size)
         if ssl is not None and ssl is not False and not parsed.secure:

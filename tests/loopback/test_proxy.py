@@ -104,6 +104,17 @@ def test_explicit_proxy_tunnels_even_to_loopback(wpt: TestServer) -> None:
     assert proxy.requests == [f"CONNECT 127.0.0.1:{wpt.port} HTTP/1.1"]
 
 
+def test_failure_after_open_names_the_proxy(wpt: TestServer) -> None:
+    """A connection that fails once open through a proxy (invalid UTF-8) names the proxy too."""
+    with ConnectProxy().running() as proxy:
+        ws, rec = connect(wpt.url("/invalid-utf8"), proxy=proxy.url)
+        ws.wait_closed(timeout=WAIT)
+    assert rec.types == ["open", "error", "close"]
+    cause = rec.first("error").cause
+    assert isinstance(cause, ProxyError)
+    assert f"(through proxy {proxy.url})" in str(cause)
+
+
 def test_refused_proxy_is_named_without_its_password(refused_port: int) -> None:
     """A proxy that refuses the TCP connection is named in the error, its password masked."""
     proxy = f"http://user:hunter22@127.0.0.1:{refused_port}"

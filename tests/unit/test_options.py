@@ -122,6 +122,8 @@ def test_valid_headers_pass_as_given(make_socket: Make) -> None:
         pytest.param({"log_size": 0}, ValueError, "log_size must be at least 1", id="log-0"),
         pytest.param({"log_size": 2.5}, TypeError, "log_size must be an int", id="log-float"),
         pytest.param({"headers": "X-A: 1"}, TypeError, "headers must be", id="headers-str"),
+        pytest.param({"compression": "no"}, TypeError, "compression must be True", id="comp"),
+        pytest.param({"log_pings": 1}, TypeError, "log_pings must be True or False", id="pings"),
         pytest.param({"headers": [("X-A",)]}, TypeError, "pairs", id="headers-short"),
         pytest.param({"headers": {"X": 1}}, TypeError, "str values", id="header-int"),
     ],
