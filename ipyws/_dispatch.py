@@ -20,6 +20,7 @@ modules that know about IPython.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import sys
@@ -27,7 +28,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -320,6 +321,32 @@ _loop_dispatchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dispatch
 )
 _thread_dispatcher: Dispatcher | None = None
 _lock = threading.Lock()
+
+
+def _hold(released: threading.Event) -> None:
+    """A task that keeps its dispatch thread waiting until ``released`` is set (see held)."""
+    released.wait()
+
+
+@contextlib.contextmanager
+def held(dispatcher: Dispatcher) -> Iterator[None]:
+    """Keep ``dispatcher`` from running the tasks posted during the block until it ends.
+
+    Where handlers run on another thread (plain Python, plain IPython), an event could
+    otherwise fire before the code that made the socket is done with it: before its
+    constructor returns, before ``%ws connect`` attaches NAME's handlers. A browser never
+    runs a handler before the script that made the socket finishes. On the dispatcher's own
+    thread (a kernel's cell, an asyncio task) nothing can run meanwhile: no hold is needed.
+    """
+    if dispatcher.on_own_thread():
+        yield
+        return
+    released = threading.Event()
+    dispatcher.post(_hold, released)
+    try:
+        yield
+    finally:
+        released.set()
 
 
 def current_dispatcher() -> Dispatcher:

@@ -27,6 +27,7 @@ from ._dispatch import (
     Dispatcher,
     current_dispatcher,
     defer_wakeups,
+    held,
     report_exception,
 )
 from ._display import mimebundle
@@ -193,11 +194,6 @@ def _redactor(
     if isinstance(proxy, str):
         secrets.extend(url_credentials(proxy))
     return Redactor(secrets)
-
-
-def _await_constructor(constructed: threading.Event) -> None:
-    """A dispatch-thread task: wait until the socket's constructor has returned."""
-    constructed.wait()
 
 
 class WebSocket(EventTarget):
@@ -390,18 +386,8 @@ class WebSocket(EventTarget):
         _defer_io_wakeups()
         self._connection = Connection(self, parsed, protocol_list, options, self._redact)
         self._io_connection = self._connection
-        dispatcher = self._dispatcher
-        if dispatcher.loop is None and not dispatcher.on_own_thread():
-            # Plain Python: handlers run on the dispatch thread, which could otherwise fire
-            # onopen before this returns (a browser never runs a handler before the script
-            # that made the socket finishes). Its tasks wait behind this one.
-            constructed = threading.Event()
-            dispatcher.post(_await_constructor, constructed)
-            try:
-                self._connection.start()
-            finally:
-                constructed.set()
-        else:
+        # In plain Python the dispatch thread could fire onopen before this returns.
+        with held(self._dispatcher):
             self._connection.start()
 
     def _replace_rerun_sockets(self, cell: CellRun) -> None:

@@ -11,7 +11,6 @@ import contextlib
 import difflib
 import keyword
 import shlex
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode
 
 from .._cells import current_run
-from .._dispatch import current_dispatcher
+from .._dispatch import current_dispatcher, held
 from .._transcript import DEFAULT_LOG_SIZE
 from .._url import parse_websocket_url
 from .._websocket import WebSocket, _validate_protocols
@@ -46,9 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["WSMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 _MISSING = object()
-# The longest %ws connect holds a dispatch thread while it attaches handlers (a safety net:
-# it is released as soon as they are attached).
-_GATE_TIMEOUT = 5.0
 
 # IPython's display() is untyped; this is the one signature used here.
 _display: Callable[[object], None] = display
@@ -286,16 +282,7 @@ class WSMagics(Magics):
         self.retire(name)
         # Where handlers run on another thread (plain IPython), a loopback open could be
         # dispatched before NAME's handlers are attached: hold that thread until they are.
-        # In a kernel the loop cannot run before this cell ends, so there is no race.
-        gate = threading.Event()
-
-        def hold(_: object) -> None:
-            gate.wait(_GATE_TIMEOUT)
-
-        dispatcher = current_dispatcher()
-        if not dispatcher.on_own_thread():
-            dispatcher.post(hold, None)
-        try:
+        with held(current_dispatcher()):
             try:
                 ws = WebSocket(
                     url, protocols or None, log_size=log_size or self.log_size, **options
@@ -309,8 +296,6 @@ class WSMagics(Magics):
             for handler in self.cell_handlers.values():
                 if handler.name == name:
                     handler.attach(ws)
-        finally:
-            gate.set()
         if show:
             _display(ws)
         return ws

@@ -10,6 +10,7 @@ import urllib.parse
 import pytest
 
 import ipyws
+import ipyws._dispatch
 import ipyws._transport
 from ipyws import CloseEvent, Event, MessageEvent, WebSocket
 from tests.loopback.recording import WAIT, ProbeSocket, acquire, assert_failed, closed, connect
@@ -193,7 +194,7 @@ def test_no_handler_runs_before_the_constructor_returns(
     # Set when the dispatch thread either runs onopen or waits for the constructor to return.
     dispatching = threading.Event()
     start = ipyws._transport.Connection.start
-    await_constructor = ipyws._websocket._await_constructor
+    hold = ipyws._dispatch._hold
 
     def start_and_wait_for_dispatch(self: ipyws._transport.Connection) -> None:
         start(self)
@@ -201,12 +202,12 @@ def test_no_handler_runs_before_the_constructor_returns(
         # on a busy machine.
         assert dispatching.wait(WAIT)
 
-    def waiting(constructed: threading.Event) -> None:
+    def waiting(released: threading.Event) -> None:
         dispatching.set()
-        await_constructor(constructed)
+        hold(released)
 
     monkeypatch.setattr(ipyws._transport.Connection, "start", start_and_wait_for_dispatch)
-    monkeypatch.setattr(ipyws._websocket, "_await_constructor", waiting)
+    monkeypatch.setattr(ipyws._dispatch, "_hold", waiting)
     creator = threading.get_ident()
     in_constructor: list[bool] = []
 
