@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from websockets.exceptions import InvalidHeaderValue
 
 from ipyws._text import Redactor, escape_controls
 from ipyws._url import redact_url, url_credentials
@@ -74,3 +75,10 @@ def test_error_records_and_closed_errors_mask_secrets(make_socket: Make) -> None
         ws.wait_open(timeout=1)
     for secret in ("tok-123456", "pa55word", "proxypass"):
         assert secret not in str(caught.value)
+
+
+def test_engine_header_error_is_recorded_without_the_value(make_socket: Make) -> None:
+    """websockets' own "invalid Authorization header: VALUE" is recorded with the value masked."""
+    ws, fake = make_socket("ws://example.test/", headers={"Authorization": "Bearer tok-123456"})
+    fake.closed(error=InvalidHeaderValue("Authorization", "Bearer tok-123456"))
+    assert ws.transcript.lifecycle["error"]["message"] == "invalid Authorization header: ***"
