@@ -48,7 +48,9 @@ def parse_websocket_url(url: str) -> WebSocketURL:
         parsed = URL(url)
     except ValueError:
         raise DOMSyntaxError(
-            f"The URL {url!r} is invalid: give an absolute URL such as 'ws://127.0.0.1:8765/'."
+            # Masked: the message lands in tracebacks, which notebooks save.
+            f"The URL {redact_url(url)!r} is invalid: give an absolute URL such as "
+            "'ws://127.0.0.1:8765/'."
         ) from None
     scheme = _SCHEMES.get(parsed.protocol)
     if scheme is None:

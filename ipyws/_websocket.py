@@ -42,7 +42,7 @@ from ._events import (
 )
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
-from ._text import SECRET_HEADERS, Redactor, to_usv, type_name, utf8
+from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._transport import (
     DEFAULT_MAX_SIZE,
@@ -918,7 +918,7 @@ class WebSocket(EventTarget):
         failure = self._error
         cause = ""
         if failure is not None:
-            cause = f": {type(failure).__name__}: {self._redact(str(failure))}"
+            cause = f": {type(failure).__name__}: {escape_controls(self._redact(str(failure)))}"
         error = WebSocketClosedError(
             f"The socket closed (code {event.code}{reason}, wasClean={event.wasClean}) "
             f"while {what}{cause}",

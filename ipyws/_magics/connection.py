@@ -212,9 +212,17 @@ def connect(magics: WSMagics, call: Call) -> None:
     headers = []
     for header in args.header:
         key, sep, value = header.partition(":")
-        if not sep or not key.strip() or any(c.isspace() for c in key.strip()):
+        # The text is not quoted back: it may hold a token.
+        problem = ""
+        if not sep:
+            problem = "it has no colon"
+        elif not key.strip():
+            problem = "its name is empty"
+        elif any(c.isspace() for c in key.strip()):
+            problem = "its name holds a space"
+        if problem:
             raise UsageError(
-                f"{prog}: --header needs 'Name: value', not {header!r} "
+                f"{prog}: --header needs 'Name: value', and {problem} "
                 "(quote it: --header 'Authorization: Bearer xyz')"
             )
         headers.append((key.strip(), value.strip()))

@@ -259,7 +259,7 @@ def test_connect_help_prints_usage_and_examples(
         ),
         (
             "%ws connect ws://127.0.0.1:1/ --header NoColon",
-            "%ws connect: --header needs 'Name: value', not 'NoColon'",
+            "%ws connect: --header needs 'Name: value', and it has no colon",
         ),
         (
             "%ws connect ws://127.0.0.1:1/ --as 1feed",
@@ -305,6 +305,23 @@ def test_connect_errors_are_one_line_usage_errors(
     """Each bad %ws connect gives a one-line UsageError that says what to fix."""
     assert usage_error(ip, line).startswith(expected)
     assert not [ws for ws in sockets() if ws.url.startswith("ws://127.0.0.1:1/")]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("'Bearer tok-9f8e7d'", "it has no colon"),
+        ("': Bearer tok-9f8e7d'", "its name is empty"),
+        ("'Authorization Bearer: tok-9f8e7d'", "its name holds a space"),
+    ],
+)
+def test_a_header_without_a_name_is_refused_without_echoing_it(
+    ip: InteractiveShell, header: str, problem: str
+) -> None:
+    """--header text that is not 'Name: value' is refused without quoting it (it may be a token)."""
+    message = usage_error(ip, f"%ws connect ws://127.0.0.1:1/ --as feed --header {header}")
+    assert f"--header needs 'Name: value', and {problem}" in message
+    assert "tok-9f8e7d" not in message
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidHeaderValue
 
+from ipyws import DOMSyntaxError, WebSocket
 from ipyws._text import Redactor, escape_controls
 from ipyws._url import redact_url, url_credentials
 
@@ -82,3 +83,11 @@ def test_engine_header_error_is_recorded_without_the_value(make_socket: Make) ->
     ws, fake = make_socket("ws://example.test/", headers={"Authorization": "Bearer tok-123456"})
     fake.closed(error=InvalidHeaderValue("Authorization", "Bearer tok-123456"))
     assert ws.transcript.lifecycle["error"]["message"] == "invalid Authorization header: ***"
+
+
+def test_invalid_url_error_masks_the_password() -> None:
+    """The SyntaxError for a URL that does not parse shows its password masked."""
+    with pytest.raises(DOMSyntaxError) as caught:
+        WebSocket("ws://user:hunter22@bad host/")
+    assert "hunter22" not in str(caught.value)
+    assert "ws://***@bad host/" in str(caught.value)
