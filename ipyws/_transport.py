@@ -87,7 +87,7 @@ class Options:
     ping_interval: float | None
     ping_timeout: float | None
     user_agent: str | None
-    #: Report each Ping and Pong frame to the socket (``Sink._io_control``).
+    #: Report each Ping and Pong frame to the socket (``Sink.control``).
     log_pings: bool
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -177,14 +177,23 @@ def proxy_error(exc: BaseException, proxy: str, redact: Redactor) -> ProxyError:
 class Sink(Protocol):
     """What a connection reports to its socket; every call happens on the I/O thread."""
 
-    def _io_open(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None: ...
-    def _io_message(self, data: str | bytes) -> None: ...
-    def _io_written(self, total: int) -> None: ...
-    def _io_rtt(self, seconds: float) -> None: ...
-    def _io_control(self, kind: str, direction: str, size: int, rtt: float | None) -> None: ...
-    def _io_closed(
-        self, code: int, reason: str, was_clean: bool, error: BaseException | None
-    ) -> None: ...
+    def opened(self, protocol: str, extensions: str, handshake: dict[str, Any]) -> None:
+        """The opening handshake completed: the subprotocol, extensions and headers."""
+
+    def message(self, data: str | bytes) -> None:
+        """A whole message arrived (text as str, binary as bytes)."""
+
+    def written(self, total: int) -> None:
+        """``total`` payload bytes have been written to the network so far."""
+
+    def rtt(self, seconds: float) -> None:
+        """A ping was answered after ``seconds``."""
+
+    def control(self, kind: str, direction: str, size: int, rtt: float | None) -> None:
+        """A Ping or Pong frame was sent or received (with ``log_pings`` only)."""
+
+    def closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
+        """The connection ended: close code, reason, whether cleanly, and why if it failed."""
 
 
 class _NoRedirects(connect):
@@ -449,7 +458,7 @@ class Connection:
             self._written = written
             sink = self._sink
             if sink is not None:
-                sink._io_written(written)
+                sink.written(written)
         return not outbox
 
     def _ping(self, future: concurrent.futures.Future[float]) -> None:
@@ -524,9 +533,9 @@ class Connection:
         extensions = (
             conn.response.headers.get("Sec-WebSocket-Extensions", "") if conn.response else ""
         )
-        sink._io_open(conn.subprotocol or "", extensions, _handshake(conn))
+        sink.opened(conn.subprotocol or "", extensions, _handshake(conn))
         writer = asyncio.get_running_loop().create_task(self._write_loop(conn))
-        on_message = sink._io_message
+        on_message = sink.message
         assembling = assembler_queue(conn)
         if isinstance(conn, _DirectConnection) and assembling is not None:
             # Set after _io_open: no message may be reported before the open.
@@ -535,9 +544,9 @@ class Connection:
             conn.deliver_failed = functools.partial(self._reading_failed, conn)
             conn.deliver = on_message
         if isinstance(conn, _DirectConnection):
-            conn.on_pong = sink._io_rtt
+            conn.on_pong = sink.rtt
             if self._options.log_pings:
-                conn.on_control = sink._io_control
+                conn.on_control = sink.control
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.
             async for message in conn:
@@ -627,7 +636,7 @@ class Connection:
         self._io.connections.discard(self)
         sink, self._sink = self._sink, None
         if sink is not None:
-            sink._io_closed(int(code), reason, was_clean, error)
+            sink.closed(int(code), reason, was_clean, error)
 
     async def _write_loop(self, conn: ClientConnection) -> None:
         outbox = self._outbox
@@ -663,7 +672,7 @@ class Connection:
             self._written = written
             sink = self._sink
             if sink is not None:
-                sink._io_written(written)
+                sink.written(written)
 
     def _shutdown(self) -> None:
         """Close with 1001 Going Away, as a browser does when the page goes away."""

@@ -196,6 +196,24 @@ def _redactor(
     return Redactor(secrets)
 
 
+class _SocketSink:
+    """A socket's end of its connections (the transport's ``Sink``): the reports of the I/O
+    thread, bound to the socket's ``_io_*`` methods, which record and post but never touch
+    the socket's state."""
+
+    __slots__ = ("closed", "control", "message", "opened", "rtt", "socket", "written")
+
+    def __init__(self, socket: WebSocket) -> None:
+        self.socket = socket
+        # Bound once: the I/O thread calls message() for every message of a feed.
+        self.opened = socket._io_open
+        self.message = socket._io_message
+        self.written = socket._io_written
+        self.rtt = socket._io_rtt
+        self.control = socket._io_control
+        self.closed = socket._io_closed
+
+
 class WebSocket(EventTarget):
     """The browser's WebSocket: ``WebSocket(url, protocols)`` connects in the background.
 
@@ -383,8 +401,10 @@ class WebSocket(EventTarget):
             WebSocket._serial_counter += 1
             self._serial = WebSocket._serial_counter
             _open_sockets.add(self)
+        #: What the I/O thread reports to (one per socket, across its connections).
+        self._sink = _SocketSink(self)
         _defer_io_wakeups()
-        self._connection = Connection(self, parsed, protocol_list, options, self._redact)
+        self._connection = Connection(self._sink, parsed, protocol_list, options, self._redact)
         self._io_connection = self._connection
         # In plain Python the dispatch thread could fire onopen before this returns.
         with held(self._dispatcher):
@@ -705,7 +725,9 @@ class WebSocket(EventTarget):
         self._io_timer = None
         if self._reconnect_stopped or io_thread().closing:
             return  # close() was called: its _io_stop reports the final close
-        connection = Connection(self, self._parsed, self._protocols, self._options, self._redact)
+        connection = Connection(
+            self._sink, self._parsed, self._protocols, self._options, self._redact
+        )
         self._io_connection = connection
         # In the creator's context, as the first connection: its log lines land there too.
         self._context.copy().run(connection.start)

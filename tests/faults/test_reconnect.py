@@ -323,4 +323,4 @@ def test_no_attempt_is_left_running_at_io_thread_exit_checks(free_port: int) -> 
     log_closed = ws.wait_closed
     ws.close()
     log_closed(WAIT)
-    assert all(c._sink is not ws for c in io_thread().connections)
+    assert all(c._sink is not ws._sink for c in io_thread().connections)

@@ -21,7 +21,7 @@ WAIT = 5.0
 class FakeConnection:
     """Stands in for :class:`ipyws._transport.Connection`: records calls, reports on demand.
 
-    Tests drive the socket through the same ``_io_*`` calls the I/O thread makes
+    Tests drive the socket through the same ``Sink`` calls the I/O thread makes
     (:meth:`open`, :meth:`receive`, :meth:`written`, :meth:`closed`).
     """
 
@@ -34,6 +34,8 @@ class FakeConnection:
         redact: Redactor | None = None,
     ) -> None:
         self.sink = sink
+        #: The socket the sink reports to.
+        self.socket: ipyws.WebSocket = sink.socket
         self.redact = redact
         self.url = url
         self.protocols = protocols
@@ -48,7 +50,7 @@ class FakeConnection:
 
     def start(self) -> None:
         # Events may fire as soon as the connection starts: the socket must already hold it.
-        self.started_attached = getattr(self.sink, "_connection", None) is self
+        self.started_attached = getattr(self.socket, "_connection", None) is self
         self.started = True
 
     def send(self, payload: bytes, text: bool) -> None:
@@ -64,16 +66,16 @@ class FakeConnection:
 
     def open(self, protocol: str = "", extensions: str = "") -> None:
         """Report a completed handshake and wait until the socket is OPEN."""
-        self.sink._io_open(protocol, extensions, {"request": {}, "response": {}})
-        self.sink.wait_open(timeout=WAIT)
+        self.sink.opened(protocol, extensions, {"request": {}, "response": {}})
+        self.socket.wait_open(timeout=WAIT)
 
     def receive(self, data: str | bytes) -> None:
         """Report one incoming message (dispatched later, on the dispatcher)."""
-        self.sink._io_message(data)
+        self.sink.message(data)
 
     def written(self, total: int) -> None:
         """Report that ``total`` bytes have been written to the network so far."""
-        self.sink._io_written(total)
+        self.sink.written(total)
 
     def closed(
         self,
@@ -83,8 +85,8 @@ class FakeConnection:
         error: BaseException | None = None,
     ) -> ipyws.CloseEvent:
         """Report the end of the connection and wait for the close event."""
-        self.sink._io_closed(code, reason, was_clean, error)
-        return self.sink.wait_closed(timeout=WAIT)  # type: ignore[no-any-return]
+        self.sink.closed(code, reason, was_clean, error)
+        return self.socket.wait_closed(timeout=WAIT)
 
 
 @pytest.fixture
@@ -103,7 +105,7 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeConnection
     monkeypatch.setattr(ipyws._websocket, "Connection", factory)
     yield made
     for connection in made:
-        if connection.sink.readyState != ipyws.WebSocket.CLOSED:
+        if connection.socket.readyState != ipyws.WebSocket.CLOSED:
             connection.closed()
 
 

@@ -472,7 +472,7 @@ def test_close_events_after_close_while_connecting(make_socket: Make) -> None:
     for kind in ("open", "error", "close"):
         ws.addEventListener(kind, lambda e: events.append((e.type, int(ws.readyState))))
     ws.close()
-    fake.sink._io_open("", "", {})  # the handshake completed just after close()
+    fake.sink.opened("", "", {})  # the handshake completed just after close()
     event = fake.closed(1006, "", False, ConnectionError("failed"))
     assert events == [("error", 3), ("close", 3)]
     assert (event.code, event.wasClean) == (1006, False)
