@@ -8,6 +8,7 @@ the socket's own events.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Iterator
@@ -324,3 +325,24 @@ def test_no_attempt_is_left_running_at_io_thread_exit_checks(free_port: int) -> 
     ws.close()
     log_closed(WAIT)
     assert all(c._sink is not ws._sink for c in io_thread().connections)
+
+
+def test_async_iteration_goes_on_through_a_reconnect(echo_process: ServerProcess) -> None:
+    """async for over the socket yields messages of both connections and ends at the close."""
+
+    async def main() -> list[str]:
+        ws = WebSocket(echo_process.url, reconnect=FAST)
+        ws.onopen = lambda event: ws.send(f"connection {len(ws.transcript.records())}")
+        seen: list[str] = []
+        async for event in ws:
+            seen.append(str(event.data))
+            if len(seen) == 1:
+                # The server dies and comes back; the iteration waits through it.
+                await asyncio.to_thread(echo_process.kill)
+                await asyncio.to_thread(echo_process.start)
+            else:
+                ws.close()
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(main(), WAIT))
+    assert len(seen) == 2 and all(text.startswith("connection ") for text in seen)

@@ -124,7 +124,14 @@ def test_tour_shows_lifecycle_event_order_and_close_codes(run_notebook: RunNoteb
     assert all(len(line) <= 92 for line in text(nb, "subprotocol-fail").splitlines())
     assert "this server's choice" in text(nb, "subprotocol")
     retries = text(nb, "reconnect").splitlines()
-    assert retries[-2].endswith("giving up") and "retrying" not in retries[-2], retries
+    assert [line.split(" in ")[0] for line in retries[:3]] == [
+        "attempt 1",
+        "attempt 2",
+        "attempt 3",
+    ]
+    assert all(line.endswith("(the last close was 1006)") for line in retries[:3]), retries
+    assert retries[3] == "giving up: close 1006, readyState CLOSED", retries
+    assert "'back again' after " in text(nb, "reconnect-restart")
     summary = dict((line[:28].strip(), int(line[28:])) for line in text(nb, "summary").splitlines())
     assert {1000, 1001, 1005, 1006, 1009, 4000} == set(summary.values())
 
@@ -152,6 +159,10 @@ def test_feed_notebook_builds_dataframes_and_reloads_the_transcript(
     table = result(nb, "dataframe")
     assert "<NA>" in table and not re.search(r"\s1\.0\s", table), table
     assert result(nb, "unsubscribe") == "['GLOBEX']"
+    restart = text(nb, "restart")
+    assert "reconnecting: attempt 1 in " in restart and "after close 1001" in restart
+    assert "{'type': 'subscribed', 'symbols': ['GLOBEX']}" in restart
+    assert "OPEN after 1 reconnect" in restart
     assert "records saved and loaded back, identical to the live transcript" in text(nb, "load")
 
 
