@@ -360,6 +360,10 @@ def current_dispatcher() -> Dispatcher:
         # A loop can stay registered as "running" after it stopped (greenlet bridges such
         # as Playwright's sync API leave it so); posting to it would never run anything.
         loop = None
+    if loop is None and sys.platform == "emscripten":
+        # Pyodide has one thread and no dispatch thread to start: its loop (JavaScript's)
+        # always runs, even when no coroutine does.
+        loop = asyncio.get_event_loop()
     with _lock:
         if loop is None:
             if _thread_dispatcher is None:

@@ -36,9 +36,9 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from ._platform import io_thread
 from ._text import escape_controls
 from ._transcript import DEFAULT_LOG_SIZE, Window
-from ._transport import io_thread
 from ._url import redact_url
 from ._websocket import ReadyState, WebSocket
 

@@ -21,11 +21,9 @@ import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import BINARY, CONT, PING, PONG, TEXT, CloseCode, Frame
@@ -35,9 +33,9 @@ from websockets.proxy import get_proxy
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
+from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Options
 from ._text import MASK, SECRET_HEADERS, Redactor
 from ._url import WebSocketURL, redact_url
-from ._version import __version__
 from ._wakeup import LoopWaker
 
 # Defined with the others; importable from here as before.
@@ -45,6 +43,7 @@ from .exceptions import ConnectionFailedError, HandshakeError, ProxyError
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
+    "DEFAULT_USER_AGENT",
     "Connection",
     "ConnectionFailedError",
     "HandshakeError",
@@ -55,41 +54,6 @@ __all__ = [
     "is_loopback",
     "resolve_proxy",
 ]
-
-#: Largest incoming message accepted by default, in bytes (the browser sets no limit; a
-#: notebook needs one so a runaway server cannot exhaust the kernel's memory).
-DEFAULT_MAX_SIZE = 64 * 1024 * 1024
-
-DEFAULT_USER_AGENT = (
-    f"Python/{sys.version_info.major}.{sys.version_info.minor} "
-    f"websockets/{websockets.version.version} ipyws/{__version__}"
-)
-
-
-@dataclass(frozen=True)
-class Options:
-    """Connection options beyond the browser's two arguments (all keyword-only on WebSocket).
-
-    No defaults here: `WebSocket`'s signature is the one place they are written, and the
-    socket passes every option.
-    """
-
-    headers: Sequence[tuple[str, str]]
-    origin: str | None
-    ssl: ssl_module.SSLContext | bool | None
-    proxy: str | bool | None
-    #: TLS with an ``https://`` proxy: an `ssl.SSLContext`, or False not to verify.
-    proxy_ssl: ssl_module.SSLContext | bool | None
-    compression: bool
-    max_size: int | None
-    open_timeout: float | None
-    close_timeout: float | None
-    ping_interval: float | None
-    ping_timeout: float | None
-    user_agent: str | None
-    #: Report each Ping and Pong frame to the socket (``Sink.control``).
-    log_pings: bool
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def is_loopback(host: str) -> bool:

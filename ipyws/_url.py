@@ -1,15 +1,19 @@
-"""WebSocket URL parsing and serialization, the WHATWG way (via ada-url)."""
+"""WebSocket URL parsing and serialization, the WHATWG way (ada-url, or the platform's URL)."""
 
 from __future__ import annotations
 
 import base64
+import sys
 import urllib.parse
 from typing import NamedTuple
 
-from ada_url import URL
-
 from ._text import MASK
 from .exceptions import DOMSyntaxError
+
+if sys.platform == "emscripten":  # Pyodide: the platform's own URL (see ipyws._platform)
+    from ._pyodide import URL
+else:
+    from ada_url import URL
 
 __all__ = ["WebSocketURL", "parse_websocket_url", "redact_url", "url_credentials"]
 

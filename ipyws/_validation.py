@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-import ssl as ssl_module
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -139,7 +139,9 @@ def check_ssl(option: str, value: object, *, allow_true: bool = True) -> Any:
     """Check a TLS option: an `ssl.SSLContext`, False (no verification) or None."""
     if value is None or value is False or (value is True and allow_true):
         return value
-    if isinstance(value, ssl_module.SSLContext):
+    # Whoever made an SSLContext imported ssl; Pyodide cannot import it unless loaded.
+    ssl_module = sys.modules.get("ssl")
+    if ssl_module is not None and isinstance(value, ssl_module.SSLContext):
         return value
     allowed = (
         "an ssl.SSLContext, True, False or None"

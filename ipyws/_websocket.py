@@ -12,14 +12,15 @@ import asyncio
 import contextvars
 import dataclasses
 import enum
-import ssl as ssl_module
+import functools
+import inspect
 import threading
 import time
 import types
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ._blob import Blob
 from ._cells import CellRun, current_run
@@ -40,18 +41,12 @@ from ._events import (
     ReconnectEvent,
     received_message_event,
 )
+from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Options
+from ._platform import Connection, check_blocking, check_options, io_thread
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
 from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name, utf8
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
-from ._transport import (
-    DEFAULT_MAX_SIZE,
-    DEFAULT_USER_AGENT,
-    Connection,
-    ConnectionFailedError,
-    Options,
-    io_thread,
-)
 from ._url import WebSocketURL, parse_websocket_url, url_credentials
 from ._validation import (
     check_count,
@@ -62,12 +57,27 @@ from ._validation import (
     check_ssl,
 )
 from ._waiting import Waiter, WebSocketClosedError
-from .exceptions import DOMSyntaxError, InvalidAccessError, InvalidStateError
+from .exceptions import (
+    ConnectionFailedError,
+    DOMSyntaxError,
+    InvalidAccessError,
+    InvalidStateError,
+)
+
+if TYPE_CHECKING:
+    import ssl as ssl_module  # not importable under Pyodide until loaded
 
 __all__ = ["ReadyState", "WebSocket", "sockets"]
 
 # RFC 2616 separators; a subprotocol is a token of U+0021-U+007E without them.
 _SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t')
+
+# What to write instead of a blocking helper where nothing may block (Pyodide).
+_AWAIT_FORMS = {
+    "open": "await ws.opened",
+    "message": "await ws.next_message()",
+    "close": "await ws.closed",
+}
 
 # How far back a waiter may pick up messages it missed (see WebSocket._recent).
 _RECENT_COUNT = 256
@@ -87,6 +97,13 @@ def _defer_io_wakeups() -> None:
         _io_deferring = True
     io = io_thread()
     io.call(defer_wakeups, io.on_idle)
+
+
+@functools.cache
+def _option_defaults() -> dict[str, Any]:
+    """The defaults of WebSocket's keyword options, written once: in its signature."""
+    parameters = inspect.signature(WebSocket.__init__).parameters
+    return {name: parameter.default for name, parameter in parameters.items()}
 
 
 class ReadyState(enum.IntEnum):
@@ -326,6 +343,7 @@ class WebSocket(EventTarget):
                 UserWarning,
                 stacklevel=2,
             )
+        check_options(options, _option_defaults())
         super().__init__()
         self._url = parsed.href
         #: The URL as shown and exported: its credentials masked.
@@ -635,6 +653,7 @@ class WebSocket(EventTarget):
 
         Handlers run meanwhile; raises as [`ping`][ipyws.WebSocket.ping] does.
         """
+        check_blocking("wait_ping()", "await ws.ping()")
         future = self._ping_future()
         if not self._dispatcher.wait_until(future.done, timeout):
             raise TimeoutError(f"no pong within {timeout} s")
@@ -1018,6 +1037,7 @@ class WebSocket(EventTarget):
             self._waiters.append(waiter)
 
     def _wait_sync(self, kind: str, timeout: float | None) -> object:
+        check_blocking(f"ws.wait_{'closed' if kind == 'close' else kind}()", _AWAIT_FORMS[kind])
         waiter = self._waiter(kind)
         if not self._dispatcher.wait_until(lambda: waiter.done, timeout):
             self._drop_waiter(waiter)
