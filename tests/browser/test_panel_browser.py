@@ -4,11 +4,13 @@ One notebook per app: a ticker's panel must turn OPEN and grow while another cel
 show the same state in its two views; an echo socket's panel sends what is typed in its send
 box, shows the echo, a hex dump, pretty JSON and hostile markup as text, closes with 1000 and
 reconnects. Nothing the page loads may leave loopback. Screenshots go to artifacts/browser/;
-JupyterLab's picture of the ticker's panel also becomes docs/images/panel.png (the README's).
+JupyterLab's picture of the ticker's panel replaces docs/images/panel.png (the README's) only
+when IPYWS_UPDATE_README_IMAGE=1, so a test run leaves the checkout clean.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -181,7 +183,7 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     feed.scroll_into_view_if_needed()
     shot = artifacts / f"panel-{app}.png"
     feed.screenshot(path=str(shot))
-    if app == "lab":
+    if app == "lab" and os.environ.get("IPYWS_UPDATE_README_IMAGE") == "1":
         README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, README_IMAGE)
 
