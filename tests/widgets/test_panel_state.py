@@ -422,6 +422,7 @@ def test_credentials_never_reach_the_panel_or_the_snapshots(
     """The widget state, its rows and the text/HTML snapshots show URL credentials masked."""
     url = echo_server.url.replace("ws://", "ws://user:hunter22@")
     ws, view = open_panel(url, headers={"Authorization": "Bearer tok-9f8e7d"})
+    ws.wait_open(10)  # the panel reads the I/O side: readyState may still be CONNECTING
     ws.send("hi")
     wait_for(lambda: view.messages_in == 1, what="the echo")
     assert ws.url == url
@@ -441,6 +442,7 @@ def test_control_characters_are_escaped_in_the_panel_and_snapshots(
     """ESC, BEL, NUL, C1 and bidi overrides a server sends show escaped, in rows and snapshots."""
     hostile = "\x1b]0;owned\x07\x1b[2J\x00\x9b\u202eevil\u2066"
     ws, view = open_panel(echo_server.url)
+    ws.wait_open(10)  # the panel reads the I/O side: readyState may still be CONNECTING
     ws.send(hostile)
     wait_for(lambda: view.messages_in == 1, what="the echo")
     ws.close(4000, "bye\u202e\x1b[2J")
