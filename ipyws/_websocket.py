@@ -387,7 +387,8 @@ class WebSocket(EventTarget):
         self._reconnect_stopped = False
         self._last_close: CloseEvent | None = None
         self._attempt = 0  # the attempt of the latest reconnect event
-        self._connections = 1
+        self._reconnected_by_hand = False  # reconnect() was called: close() stops it too
+        self._revive = False  # reconnect() was called and its reconnect event has not run yet
         self._rtt: float | None = None
         # On the I/O thread only: the live connection, the backoff timer, the count of
         # attempts in a row, when the live connection opened, a reconnect() to do at once,
@@ -569,11 +570,12 @@ class WebSocket(EventTarget):
 
     @property
     def _may_reconnect(self) -> bool:
-        return self._policy is not None or self._connections > 1 or self._io_now
+        return self._policy is not None or self._reconnected_by_hand
 
     def _stop_reconnecting(self, state: ReadyState, code: int | None, reason: str | None) -> None:
         """close() on a socket that reconnects: no further attempt, whatever the I/O side does."""
         self._reconnect_stopped = True
+        self._revive = False
         io = io_thread()
         if state == ReadyState.CLOSED:
             if self._close_event is None and self._last_close is not None:
@@ -599,7 +601,8 @@ class WebSocket(EventTarget):
         connection was live), ``reconnect`` (delay 0), then ``open`` or ``error`` and ``close``.
         """
         self._reconnect_stopped = False
-        self._io_now = True  # read by _may_reconnect at once; the I/O thread takes it over
+        self._reconnected_by_hand = True
+        self._revive = True
         self._opened = False  # a wait for open from now on waits for the new connection
         if self._close_event is not None:  # CLOSED for good until now: live again
             self._close_event = None
@@ -610,7 +613,7 @@ class WebSocket(EventTarget):
         io_thread().call(self._io_reconnect_now)
 
     @property
-    def reconnectAttempt(self) -> int:  # noqa: N802
+    def reconnect_attempt(self) -> int:
         """Non-standard: the attempt of the latest ``reconnect`` event (0 before any)."""
         return self._attempt
 
@@ -913,13 +916,20 @@ class WebSocket(EventTarget):
 
     def _task_reconnect(self, args: tuple[int, float, int, str, bool]) -> None:
         attempt, delay, code, reason, was_clean = args
-        if self._reconnect_stopped or self._close_event is not None:
+        if self._reconnect_stopped:
             return
+        if self._close_event is not None:
+            if not self._revive:
+                return
+            # reconnect() was called before the final close it follows was dispatched.
+            self._close_event = None
+            with _registry_lock:
+                _open_sockets.add(self)
+        self._revive = False
         self._ready_state = ReadyState.CONNECTING
         # What the previous connection left unwritten is gone with it.
         self._queued_bytes = self._written_bytes = self._written_seen = 0
         self._attempt = attempt
-        self._connections += 1
         event = ReconnectEvent(
             "reconnect", attempt=attempt, delay=delay, code=code, reason=reason, wasClean=was_clean
         )

@@ -29,8 +29,8 @@ def state_label(ws: WebSocket) -> str:
     A socket that reconnects says which attempt runs (``CONNECTING attempt 3``).
     """
     state = ws.readyState.name
-    if ws.readyState == ReadyState.CONNECTING and ws.reconnectAttempt:
-        return f"{state} attempt {ws.reconnectAttempt}"
+    if ws.readyState == ReadyState.CONNECTING and ws.reconnect_attempt:
+        return f"{state} attempt {ws.reconnect_attempt}"
     if ws.readyState == ReadyState.CLOSED:
         last = ws.transcript.records(limit=1)
         if last and last[0]["type"] == "close":

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipyws import CloseEvent, Event, ReconnectEvent
+from ipyws import CloseEvent, Event, ReconnectEvent, WebSocket
 from tests.loopback.recording import EVENT_TYPES, Recorder
 
 __all__ = ["EventLog"]
@@ -23,10 +23,12 @@ class EventLog(Recorder):
         """The ``on<type>`` keyword arguments for :class:`~ipyws.WebSocket`."""
         return {f"on{kind}": self._record for kind in (*EVENT_TYPES, "reconnect")}
 
-    def _record(self, event: Event) -> None:
+    def _note(self, event: Event) -> WebSocket:
+        # Waiters are woken before the action runs: an action may block (hold the dispatcher).
         with self._changed:
-            super()._record(event)
+            ws = super()._note(event)
             self._changed.notify_all()
+        return ws
 
     def of(self, kind: str) -> list[Event]:
         """The events of ``kind`` seen, in order."""

@@ -315,7 +315,7 @@ def test_reconnect_event_is_an_event_with_the_last_close() -> None:
         True,
     )
     assert event.target is ws
-    assert ws.reconnectAttempt >= 1
+    assert ws.reconnect_attempt >= 1
 
 
 def test_no_attempt_is_left_running_at_io_thread_exit_checks(free_port: int) -> None:
@@ -346,3 +346,30 @@ def test_async_iteration_goes_on_through_a_reconnect(echo_process: ServerProcess
 
     seen = asyncio.run(asyncio.wait_for(main(), WAIT))
     assert len(seen) == 2 and all(text.startswith("connection ") for text in seen)
+
+
+def test_reconnect_called_before_the_final_close_is_dispatched() -> None:
+    """reconnect() after the I/O side reported the last close, before it was dispatched."""
+    release = threading.Event()
+    ended = threading.Event()
+
+    class Watched(WebSocket):
+        def _io_closed(self, *args: Any) -> None:
+            super()._io_closed(*args)
+            ended.set()
+
+    with TestServer() as server:
+        log = EventLog({"message": lambda ws, event: release.wait(WAIT)})
+        ws = Watched(server.url("/echo"), **log.handlers())
+        ws.wait_open(WAIT)
+        ws.send("Goodbye")  # the echo server closes after echoing it; the handler holds on
+        assert ended.wait(WAIT)
+        # The final close is reported but not dispatched yet: the socket is still OPEN.
+        assert ws.readyState == WebSocket.OPEN
+        ws.reconnect()
+        release.set()
+        log.wait_count("open", 2, WAIT)
+        assert ws in ipyws.sockets()
+        ws.close()
+        ws.wait_closed(WAIT)
+    assert log.types == ["open", "message", "close", "reconnect", "open", "close"]

@@ -50,6 +50,13 @@ class Recorder:
         return {f"on{kind}": self._record for kind in EVENT_TYPES}
 
     def _record(self, event: Event) -> None:
+        ws = self._note(event)
+        action = self.on.get(event.type)
+        if action is not None:
+            action(ws, event)
+
+    def _note(self, event: Event) -> WebSocket:
+        """Append what is true as ``event`` fires to :attr:`seen`; return its socket."""
         ws = target_socket(event)
         self.seen.append(
             Seen(
@@ -62,9 +69,7 @@ class Recorder:
                 event.eventPhase,
             )
         )
-        action = self.on.get(event.type)
-        if action is not None:
-            action(ws, event)
+        return ws
 
     @property
     def types(self) -> list[str]:
