@@ -103,6 +103,11 @@ def test_changing_the_rate_restarts_the_server(ip: InteractiveShell) -> None:
             "see %ws demo --help",
         ),
         (
+            "%ws demo ticker --rate 1e308",
+            "%ws demo ticker: rate must be above 0 and at most 1,000,000 messages per second, "
+            "not 1e+308",
+        ),
+        (
             "%ws demo echo --port 70000",
             "%ws demo: argument --port: expected a TCP port (0-65535), not '70000'; "
             "see %ws demo --help",
