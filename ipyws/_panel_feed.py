@@ -36,6 +36,14 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from ._format import (
+    PREVIEW_BYTES,
+    close_line,
+    close_meaning,
+    event_line,
+    preview_bytes,
+    preview_text,
+)
 from ._platform import io_thread
 from ._text import escape_controls
 from ._transcript import DEFAULT_LOG_SIZE, Window
@@ -85,38 +93,6 @@ PREVIEW_CHARS = 160
 RATE_STEP = 0.25
 #: Seconds of message-rate history the chart shows.
 HISTORY_SECONDS = 60
-
-#: Close codes and their names (RFC 6455 section 7.4.1 and the IANA registry).
-CLOSE_CODES: dict[int, str] = {
-    1000: "Normal Closure",
-    1001: "Going Away",
-    1002: "Protocol Error",
-    1003: "Unsupported Data",
-    1005: "No Status Received",
-    1006: "Abnormal Closure",
-    1007: "Invalid Payload Data",
-    1008: "Policy Violation",
-    1009: "Message Too Big",
-    1010: "Mandatory Extension",
-    1011: "Internal Error",
-    1012: "Service Restart",
-    1013: "Try Again Later",
-    1014: "Bad Gateway",
-    1015: "TLS Handshake Failed",
-}
-
-
-def close_meaning(code: int | None) -> str:
-    """Name a close code: its registered meaning, or the range it belongs to."""
-    if code is None:
-        return ""
-    if code in CLOSE_CODES:
-        return CLOSE_CODES[code]
-    if 3000 <= code <= 3999:
-        return "Registered by a library or framework"
-    if 4000 <= code <= 4999:
-        return "Application-defined"
-    return "Reserved"
 
 
 def _seq(record: dict[str, Any] | None) -> int:
@@ -171,6 +147,11 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         "extensions": escape_controls(str(opened.get("extensions", ""))) if opened else "",
         "close_code": code,
         "close_meaning": close_meaning(code),
+        "close_line": (
+            close_line(code, str(closed.get("reason", "")), closed.get("wasClean"))
+            if closed
+            else ""
+        ),
         "close_reason": escape_controls(str(closed.get("reason", ""))) if closed else "",
         "was_clean": bool(closed.get("wasClean")) if closed else None,
         "error": escape_controls(str(error.get("message", ""))) if error else "",
@@ -185,49 +166,13 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
     }
 
 
-def _one_line(text: str) -> str:
-    """Return ``text`` as one line of at most PREVIEW_CHARS characters, controls escaped."""
-    line = escape_controls(" ".join(text[: PREVIEW_CHARS * 4].split()))
-    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
-
-
 def _hex_preview(b64: str) -> str:
-    """Return the first bytes of base64 data as spaced hex digits."""
-    head = base64.b64decode(b64[:32])  # 24 bytes
-    return " ".join(f"{b:02x}" for b in head)
+    """Return the first bytes of base64 data as spaced hex digits (`` …`` if there are more)."""
+    cut = PREVIEW_BYTES // 3 * 4  # the base64 of exactly PREVIEW_BYTES bytes (24)
+    return preview_bytes(base64.b64decode(b64[:cut]), truncated=len(b64) > cut)
 
 
 _EVENT_FIELDS = ("seq", "type", "time")
-
-
-def _event_preview(kind: str, fields: dict[str, Any]) -> str:
-    """Summarize a lifecycle record in one line."""
-    if kind == "open":
-        protocol = fields.get("protocol") or "none"
-        extensions = fields.get("extensions") or "none"
-        return f"Connection opened · protocol: {protocol} · extensions: {extensions}"
-    if kind == "close":
-        code = fields.get("code")
-        reason = fields.get("reason") or ""
-        said = f' · reason "{reason}"' if reason else ""
-        return (
-            f"Connection closed · {code} {close_meaning(code)}{said} · "
-            f"wasClean: {str(bool(fields.get('wasClean'))).lower()}"
-        )
-    if kind == "error":
-        return f"Error · {fields.get('message', '')}"
-    if kind == "reconnect":
-        return (
-            f"Reconnecting · attempt {fields.get('attempt')} in "
-            f"{float(fields.get('delay', 0.0)):.1f} s · after close {fields.get('code')}"
-        )
-    if kind in ("ping", "pong"):
-        rtt = fields.get("rtt")
-        said = f" · round trip {rtt * 1000.0:.1f} ms" if rtt is not None else ""
-        return (
-            f"{kind.capitalize()} {fields.get('direction', '')} · {fields.get('size', 0)} B{said}"
-        )
-    return kind
 
 
 def _json_text(value: Any) -> str:
@@ -263,7 +208,7 @@ def record_to_row(
     if direction == "event":
         fields = {k: v for k, v in record.items() if k not in _EVENT_FIELDS}
         row["type"] = kind
-        row["preview"] = _one_line(_event_preview(kind, fields))
+        row["preview"] = preview_text(event_line(kind, fields), limit=PREVIEW_CHARS)
         if data_limit != 0:
             row.update(encoding="json", data=_json_text(fields), partial=False)
         return row
@@ -272,7 +217,7 @@ def record_to_row(
     if binary:
         row["preview"] = _hex_preview(data) if data else "(empty)"
     else:
-        row["preview"] = _one_line(data) if data else "(empty)"
+        row["preview"] = preview_text(data, limit=PREVIEW_CHARS) if data else "(empty)"
     if data_limit != 0:
         # Binary data is base64: 4 characters for each 3 bytes.
         cut = len(data) if data_limit is None else data_limit // 3 * 4 if binary else data_limit

@@ -110,6 +110,9 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
     )
     close_meaning = traitlets.Unicode(help="What the close code means.").tag(sync=True)
     close_reason = traitlets.Unicode(help="The close reason once CLOSED.").tag(sync=True)
+    close_line = traitlets.Unicode(
+        help="The latest close in one line: code, meaning, reason, wasClean (as the log writes it)."
+    ).tag(sync=True)
     was_clean = traitlets.Bool(None, allow_none=True, help="wasClean once CLOSED.").tag(sync=True)
     error = traitlets.Unicode(help="Why the connection failed, if it did.").tag(sync=True)
     buffered_amount = traitlets.Int(0, help="Bytes sent and not yet written.").tag(sync=True)
@@ -316,11 +319,7 @@ def _summary(socket: WebSocket) -> tuple[dict[str, Any], list[str], list[dict[st
     """Return the state, the summary lines (state first) and the last rows a snapshot shows."""
     values = derive_state(socket)
     if values["state"] == "CLOSED":
-        reason = f' · reason "{values["close_reason"]}"' if values["close_reason"] else ""
-        lines = [
-            f"CLOSED · {values['close_code']} {values['close_meaning']}{reason} · "
-            f"wasClean: {str(values['was_clean']).lower()}"
-        ]
+        lines = [f"CLOSED · {values['close_line']}"]
         if values["error"]:
             lines.append(f"error: {values['error']}")
     else:

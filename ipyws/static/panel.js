@@ -25,10 +25,16 @@ function token(value) {
   return String(value).replace(/[^a-z0-9-]/gi, "");
 }
 
+// The rules below for what changes in the browser are ipyws/_format.py's (format_size,
+// format_time, format_age), one copy each; everything else arrives formatted by the kernel.
 function formatBytes(n) {
   if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  let value = n;
+  for (const unit of ["KiB", "MiB"]) {
+    value /= 1024;
+    if (value < 1024) return `${value.toFixed(1)} ${unit}`;
+  }
+  return `${(value / 1024).toFixed(1)} GiB`;
 }
 
 function formatCount(n) {
@@ -174,12 +180,7 @@ function buildHeader(model, root, on, every) {
     updateRetry();
     const reconnecting = state === "RECONNECTING" || (state === "CONNECTING" && model.get("reconnect_attempt") > 0);
     if ((state === "CLOSED" || reconnecting) && model.get("close_code") !== null) {
-      const reason = model.get("close_reason");
-      closeLine.textContent =
-        (reconnecting ? "last close: " : "") +
-        `${model.get("close_code")} ${model.get("close_meaning")}` +
-        (reason ? ` · reason "${reason}"` : " · no reason") +
-        ` · wasClean: ${model.get("was_clean")}`;
+      closeLine.textContent = (reconnecting ? "last close: " : "") + model.get("close_line");
       closeLine.hidden = false;
     } else {
       closeLine.textContent = "";
@@ -228,7 +229,7 @@ function buildHeader(model, root, on, every) {
     chartLabel.textContent = `peak ${formatCount(Math.max(0, ...history))}/s · last 60 s`;
   };
   for (const key of [
-    "state", "url", "connection", "close_code", "close_reason", "close_meaning", "was_clean",
+    "state", "url", "connection", "close_code", "close_reason", "close_meaning", "close_line", "was_clean",
     "error", "protocol", "extensions", "buffered_amount", "messages_in", "messages_out",
     "bytes_in", "bytes_out", "rate", "created_at", "closed_at", "rtt", "reconnect_attempt",
     "retry_at",

@@ -137,10 +137,10 @@ def test_list_shows_name_url_state_protocol_counts_bytes_and_age(
     assert SocketTable.columns[2:4] == ("state", "reconnects")
     assert set(lines[1]) == {"-", " "}
     assert re.fullmatch(
-        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+-\s+1\s+1\s+5 B\s+5 B\s+\d+s", lines[2]
+        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+-\s+1\s+1\s+5 B\s+5 B\s+\d+(\.\d)? s", lines[2]
     ), lines[2]
     assert re.fullmatch(
-        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+-\s+0\s+0\s+0 B\s+0 B\s+\d+s",
+        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+-\s+0\s+0\s+0 B\s+0 B\s+\d+(\.\d)? s",
         lines[3],
     ), lines[3]
 
@@ -215,7 +215,10 @@ def test_log_shows_time_direction_type_size_and_preview(
     echo.wait_message(TIMEOUT)
     lines = _log(ip, capsys, "%ws log echo")
     assert lines[0] == f"echo  {echo_url}  OPEN  (last 5 of 5 records)"
-    assert re.fullmatch(rf"{TIME}  · open\s+protocol -, extensions permessage-deflate.*", lines[1])
+    assert re.fullmatch(
+        rf"{TIME}  · open\s+Connection opened · protocol: none · extensions: permessage-deflate.*",
+        lines[1],
+    )
     assert re.fullmatch(rf"{TIME}  ↑ text\s+5 B  hello", lines[2])
     assert re.fullmatch(rf"{TIME}  ↓ text\s+5 B  hello", lines[3])
     assert re.fullmatch(rf"{TIME}  ↑ binary\s+3 B  00 01 ff", lines[4])
@@ -287,7 +290,8 @@ def test_log_shows_the_close_record(
     echo.wait_closed(TIMEOUT)
     lines = _log(ip, capsys, "%ws log echo -n 1")
     assert lines[0] == f"echo  {echo_url}  CLOSED 4000  (last 1 of 2 records)"
-    assert re.fullmatch(rf'{TIME}  · close\s+code 4000 "all done" \(clean\)', lines[1])
+    said = 'Connection closed · 4000 Application-defined · reason "all done" · wasClean: true'
+    assert re.fullmatch(rf"{TIME}  · close\s+{re.escape(said)}", lines[1])
 
 
 def test_log_of_a_socket_with_no_traffic_yet(
@@ -306,8 +310,8 @@ def test_format_record_shows_errors_and_unclean_closes() -> None:
     close = format_record(
         {"seq": 1, "type": "close", "time": 0.0, "code": 1006, "reason": "", "wasClean": False}
     )
-    assert error.endswith("· error             refused\\r\\n")
-    assert close.endswith("· close             code 1006 (not clean)")
+    assert error.endswith("· error             Error · refused\\r\\n")
+    assert close.endswith("Connection closed · 1006 Abnormal Closure · wasClean: false")
 
 
 @pytest.mark.parametrize(
