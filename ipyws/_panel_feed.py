@@ -70,7 +70,7 @@ logger = logging.getLogger("ipyws.widgets")
 #: Seconds between two updates of a panel: at most 20 frontend updates per second.
 INTERVAL = 0.05
 #: Rows one update carries at most: the newest; a view fetches the others when it shows them.
-MAX_ROWS_PER_UPDATE = 15
+MAX_ROWS_PER_UPDATE = 12
 #: Rows one fetch or one page of filter matches carries at most.
 FETCH_LIMIT = 200
 #: Matches one page of a filtered search carries unless the view asks for fewer.

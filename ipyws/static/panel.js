@@ -10,6 +10,8 @@
 // so a saved notebook shows them.
 
 const STATES = ["CONNECTING", "OPEN", "CLOSING", "CLOSED"];
+const LOG = 0; // the order of a view's parts in each animation frame: see render()
+const HEADER = 1;
 const GLYPH = { sent: "↑", received: "↓", event: "•" };
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -37,8 +39,16 @@ function formatBytes(n) {
   return `${(value / 1024).toFixed(1)} GiB`;
 }
 
+const COUNT_FORMAT = new Intl.NumberFormat("en-US"); // one formatter: toLocaleString makes one per call
+
+// Writing the same text again still dirties the page's layout: skip it.
+function setText(node, text) {
+  const value = String(text);
+  if (node.textContent !== value) node.textContent = value;
+}
+
 function formatCount(n) {
-  return Number(n || 0).toLocaleString("en-US");
+  return COUNT_FORMAT.format(Number(n || 0));
 }
 
 function pad(n, width = 2) {
@@ -116,7 +126,7 @@ function initialize({ model }) {
 
 // -- header ------------------------------------------------------------------------------
 
-function buildHeader(model, root, on, every) {
+function buildHeader(model, root, on, every, later) {
   const header = h("div", "ipyws-header");
   const top = h("div", "ipyws-top");
   const badge = h("span", "ipyws-badge");
@@ -167,15 +177,15 @@ function buildHeader(model, root, on, every) {
 
   const update = () => {
     const state = model.get("state") || STATES[model.get("ready_state") || 0];
-    badge.textContent = state;
+    setText(badge, state);
     badge.className = `ipyws-badge ipyws-state-${token(state).toLowerCase()}`;
     badge.dataset.state = state;
     root.dataset.state = state;
-    url.textContent = model.get("url");
+    setText(url, model.get("url"));
     const n = model.get("connection") || 1;
-    conn.textContent = n > 1 ? `connection #${n}` : "";
+    setText(conn, n > 1 ? `connection #${n}` : "");
     const ms = model.get("rtt");
-    rtt.textContent = ms === null || ms === undefined ? "" : `RTT ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
+    setText(rtt, ms === null || ms === undefined ? "" : `RTT ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`);
     rtt.hidden = !rtt.textContent;
     updateRetry();
     const reconnecting = state === "RECONNECTING" || (state === "CONNECTING" && model.get("reconnect_attempt") > 0);
@@ -183,18 +193,18 @@ function buildHeader(model, root, on, every) {
       closeLine.textContent = (reconnecting ? "last close: " : "") + model.get("close_line");
       closeLine.hidden = false;
     } else {
-      closeLine.textContent = "";
+      setText(closeLine, "");
       closeLine.hidden = true;
     }
     const error = model.get("error");
-    errorLine.textContent = error ? `error: ${error}` : "";
+    setText(errorLine, error ? `error: ${error}` : "");
     errorLine.hidden = !error;
-    fields.protocol.textContent = model.get("protocol") || "none";
-    fields.extensions.textContent = model.get("extensions") || "none";
-    fields.buffered.textContent = formatBytes(model.get("buffered_amount") || 0);
-    fields.in.textContent = `${formatCount(model.get("messages_in"))} · ${formatBytes(model.get("bytes_in") || 0)}`;
-    fields.out.textContent = `${formatCount(model.get("messages_out"))} · ${formatBytes(model.get("bytes_out") || 0)}`;
-    fields.rate.textContent = `${(model.get("rate") || 0).toFixed(1)} msg/s`;
+    setText(fields.protocol, model.get("protocol") || "none");
+    setText(fields.extensions, model.get("extensions") || "none");
+    setText(fields.buffered, formatBytes(model.get("buffered_amount") || 0));
+    setText(fields.in, `${formatCount(model.get("messages_in"))} · ${formatBytes(model.get("bytes_in") || 0)}`);
+    setText(fields.out, `${formatCount(model.get("messages_out"))} · ${formatBytes(model.get("bytes_out") || 0)}`);
+    setText(fields.rate, `${(model.get("rate") || 0).toFixed(1)} msg/s`);
     updateAge();
   };
   const updateRetry = () => {
@@ -203,13 +213,13 @@ function buildHeader(model, root, on, every) {
     const at = model.get("retry_at");
     if (state === "RECONNECTING" && at !== null && at !== undefined) {
       const left = Math.max(0, (at - Date.now()) / 1000);
-      retryLine.textContent = `attempt ${attempt} · next try in ${left.toFixed(1)} s`;
+      setText(retryLine, `attempt ${attempt} · next try in ${left.toFixed(1)} s`);
       retryLine.hidden = false;
     } else if (state === "CONNECTING" && attempt > 0) {
-      retryLine.textContent = `attempt ${attempt} · connecting…`;
+      setText(retryLine, `attempt ${attempt} · connecting…`);
       retryLine.hidden = false;
     } else {
-      retryLine.textContent = "";
+      setText(retryLine, "");
       retryLine.hidden = true;
     }
   };
@@ -217,7 +227,7 @@ function buildHeader(model, root, on, every) {
     const created = model.get("created_at");
     const closed = model.get("closed_at");
     const end = closed === null || closed === undefined ? Date.now() : closed;
-    fields.age.textContent = created ? formatDuration((end - created) / 1000) : "";
+    setText(fields.age, created ? formatDuration((end - created) / 1000) : "");
   };
   const drawChart = () => {
     const history = (model.get("rate_history") || []).slice(-60);
@@ -226,7 +236,7 @@ function buildHeader(model, root, on, every) {
     const points = values.map((v, i) => `${(i * 120) / 59},${(30 - (v / max) * 28).toFixed(1)}`);
     line.setAttribute("points", points.join(" "));
     area.setAttribute("points", `0,30 ${points.join(" ")} 120,30`);
-    chartLabel.textContent = `peak ${formatCount(Math.max(0, ...history))}/s · last 60 s`;
+    setText(chartLabel, `peak ${formatCount(Math.max(0, ...history))}/s · last 60 s`);
   };
   for (const key of [
     "state", "url", "connection", "close_code", "close_reason", "close_meaning", "close_line", "was_clean",
@@ -234,11 +244,11 @@ function buildHeader(model, root, on, every) {
     "bytes_in", "bytes_out", "rate", "created_at", "closed_at", "rtt", "reconnect_attempt",
     "retry_at",
   ]) {
-    on(`change:${key}`, update);
+    on(`change:${key}`, () => later(HEADER, update));
   }
-  on("change:rate_history", drawChart);
-  every(1000, updateAge);
-  every(100, updateRetry);
+  on("change:rate_history", () => later(HEADER, drawChart));
+  every(1000, () => later(HEADER, updateAge));
+  every(100, () => later(HEADER, updateRetry));
   update();
   drawChart();
 }
@@ -262,7 +272,7 @@ const MAX_ENTRIES = 5000; // rows and gaps a filtered view keeps
 const RETRY_MS = 5000; // a request unanswered this long may be sent again
 const ROW_DATA_LIMIT = 8192; // characters of a message the detail view asks for first
 
-function buildLog(model, root, on) {
+function buildLog(model, root, on, later) {
   const log = h("div", "ipyws-log");
   const toolbar = h("div", "ipyws-toolbar");
   const filter = h("input", "ipyws-filter");
@@ -333,30 +343,41 @@ function buildLog(model, root, on) {
     return total - first;
   };
 
-  const rowNode = (r) => {
-    const row = h("div", `ipyws-row ipyws-dir-${token(r.dir)} ipyws-type-${token(r.type)}`);
+  // Row nodes: made once, filled with a row, and reused for other rows once off screen.
+  const makeRow = () => {
+    const row = h("div");
     row.setAttribute("role", "listitem");
+    row.append(
+      h("span", "ipyws-c-dir"),
+      h("span", "ipyws-c-time"),
+      h("span", "ipyws-c-type"),
+      h("span", "ipyws-c-size"),
+      h("span", "ipyws-c-data"),
+    );
+    return row;
+  };
+  const fillRow = (row, r) => {
+    row.className = `ipyws-row ipyws-dir-${token(r.dir)} ipyws-type-${token(r.type)}`;
     row.dataset.id = r.id;
     row.dataset.dir = token(r.dir);
     row.dataset.type = token(r.type);
     row.title = `${r.dir} · ${r.type}`;
-    if (r.id === selected) row.classList.add("ipyws-selected");
-    const glyph = h("span", "ipyws-c-dir", GLYPH[r.dir] || "");
+    const [glyph, time, type, size, data] = row.children;
+    glyph.textContent = GLYPH[r.dir] || "";
     glyph.setAttribute("aria-label", r.dir);
-    const size = r.dir === "event" ? "" : formatBytes(r.size || 0);
-    row.append(
-      glyph,
-      h("span", "ipyws-c-time", formatTime(r.time)),
-      h("span", "ipyws-c-type", r.type),
-      h("span", "ipyws-c-size", size),
-      h("span", "ipyws-c-data", r.preview),
-    );
-    return row;
+    time.textContent = formatTime(r.time);
+    type.textContent = r.type;
+    size.textContent = r.dir === "event" ? "" : formatBytes(r.size || 0);
+    data.textContent = r.preview;
   };
-  const pendingNode = (text) => {
-    const row = h("div", "ipyws-row ipyws-pending");
-    row.append(h("span"), h("span"), h("span"), h("span"), h("span", "ipyws-c-data", text));
-    return row;
+  const fillPending = (row, text) => {
+    if (row.className === "ipyws-row ipyws-pending" && row.lastChild.textContent === text) return;
+    row.className = "ipyws-row ipyws-pending";
+    for (const key of ["id", "dir", "type"]) delete row.dataset[key];
+    row.title = "";
+    row.firstChild.removeAttribute("aria-label");
+    for (const span of row.children) span.textContent = "";
+    row.lastChild.textContent = text;
   };
 
   // -- asking the kernel ----------------------------------------------------------------
@@ -379,7 +400,7 @@ function buildLog(model, root, on) {
   };
   const forget = (low, high) => {
     if (cache.size <= CACHE_LIMIT) return;
-    for (const id of cache.keys()) if (id < low - 500 || id >= high + 500) cache.delete(id);
+    for (const id of cache.keys()) if ((id < low - 500 || id >= high + 500) && id !== selected) cache.delete(id);
   };
   const remember = (rows) => {
     for (const r of rows) {
@@ -392,17 +413,34 @@ function buildLog(model, root, on) {
 
   // A row drawn stays the same node while it is on screen: a click whose mouse went down on
   // it still lands on it, however many updates came in between.
-  let drawn = new Map(); // id -> node, the rows now in the DOM
+  let drawn = new Map(); // key (a row's id, a pending id, a gap) -> node, now in the DOM
   let next = new Map();
+  const spare = []; // nodes that left the screen, to fill with the next rows drawn
+  const acquire = (key) => {
+    const known = drawn.get(key);
+    const node = known || spare.pop() || makeRow();
+    next.set(key, node);
+    return [node, !known];
+  };
   const nodeOf = (r) => {
-    const node = drawn.get(r.id) || rowNode(r);
+    const [node, fresh] = acquire(r.id);
+    if (fresh) fillRow(node, r);
     node.classList.toggle("ipyws-selected", r.id === selected);
-    next.set(r.id, node);
+    return node;
+  };
+  const pendingNode = (key, text) => {
+    const [node] = acquire(key);
+    fillPending(node, text);
     return node;
   };
   const place = (nodes) => {
     const keep = new Set(nodes);
-    for (const child of [...win.children]) if (!keep.has(child)) child.remove();
+    for (const child of [...win.children]) {
+      if (!keep.has(child)) {
+        child.remove();
+        if (spare.length < 2 * OVERSCAN + 40) spare.push(child);
+      }
+    }
     let cursor = win.firstChild;
     for (const node of nodes) {
       if (node === cursor) cursor = cursor.nextSibling;
@@ -411,14 +449,15 @@ function buildLog(model, root, on) {
     [drawn, next] = [next, drawn];
     next.clear();
   };
-
-  let frame = 0;
+  let drawnTop = -1; // where draw() left the scroller: its own scroll events change nothing
   const draw = () => {
-    frame = 0;
     const n = size();
     sizer.style.height = `${n * ROW_HEIGHT}px`;
-    if (stick) list.scrollTop = list.scrollHeight;
+    // The list is a layout boundary (contain: strict), and draw() runs before anything else
+    // writes to the page in this frame: setting scrollTop lays out the list alone.
+    if (stick) list.scrollTop = n * ROW_HEIGHT;
     const top = list.scrollTop;
+    drawnTop = top;
     const height = list.clientHeight || 220;
     const from = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
     const to = Math.min(n, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
@@ -433,7 +472,7 @@ function buildLog(model, root, on) {
       if (query) {
         const entry = entries[i];
         if (entry.gap) {
-          nodes.push(pendingNode(busy(searching) && searching.gap === entry ? "… searching" : "… more matches"));
+          nodes.push(pendingNode(entry, busy(searching) && searching.gap === entry ? "… searching" : "… more matches"));
           gap = entry; // the lowest one: the newest matches come first
         } else {
           nodes.push(nodeOf(entry));
@@ -445,7 +484,7 @@ function buildLog(model, root, on) {
       if (r) {
         nodes.push(nodeOf(r));
       } else {
-        nodes.push(pendingNode("… loading"));
+        nodes.push(pendingNode(`p${id}`, "… loading"));
         if (i >= wanted[0] && i < wanted[1]) missing.push(id);
       }
     }
@@ -453,15 +492,15 @@ function buildLog(model, root, on) {
     if (query) {
       if (gap) searchGap(gap, FILTER_PAGE);
       else if (stick && tail()) searchGap(tail(), TAIL_PAGE);
+      const shown = entries.slice(from, to).filter((e) => !e.gap);
+      if (shown.length) forget(shown[0].id, shown[shown.length - 1].id + 1);
     } else {
       fetchRows(missing);
       forget(first + from, first + to);
     }
     showCount(n);
   };
-  const redraw = () => {
-    if (!frame) frame = requestAnimationFrame(draw);
-  };
+  const redraw = () => later(LOG, draw);
 
   const showCount = (n) => {
     if (paused) {
@@ -625,6 +664,7 @@ function buildLog(model, root, on) {
   // -- what the reader does ------------------------------------------------------------------
 
   list.addEventListener("scroll", () => {
+    if (list.scrollTop === drawnTop) return;
     stick = list.scrollHeight - list.scrollTop - list.clientHeight < ROW_HEIGHT / 2;
     redraw();
   });
@@ -798,8 +838,25 @@ function render({ model, el }) {
     const timer = setInterval(callback, ms);
     cleanups.push(() => clearInterval(timer));
   };
-  if (parts.has("header")) buildHeader(model, root, on, every);
-  if (parts.has("log")) buildLog(model, root, on);
+  // All of a view's DOM writes happen once per animation frame, the log's first: a model
+  // change only schedules them, so 20 updates a second with many changed traits cost 20
+  // writes of each part, and the log's scroll position is read before the header dirties
+  // the page's layout (a forced layout of the whole notebook each frame otherwise).
+  const tasks = new Map(); // callback -> order
+  let frame = 0;
+  const flush = () => {
+    frame = 0;
+    const due = [...tasks].sort((a, b) => a[1] - b[1]);
+    tasks.clear();
+    for (const [callback] of due) callback();
+  };
+  const later = (order, callback) => {
+    tasks.set(callback, order);
+    if (!frame) frame = requestAnimationFrame(flush);
+  };
+  cleanups.push(() => cancelAnimationFrame(frame));
+  if (parts.has("header")) buildHeader(model, root, on, every, later);
+  if (parts.has("log")) buildLog(model, root, on, later);
   if (parts.has("controls")) buildControls(model, root, on);
   el.append(root);
   return () => {
