@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -235,3 +236,42 @@ def test_cells_without_a_cell_id_keep_browser_semantics(kernel: Kernel, echo: De
     kernel.run_ok(code)
     check = kernel.run_ok("print('open sockets', len(sockets()))")
     assert "open sockets 2" in check.stdout
+
+
+def test_what_a_notebook_saves_holds_no_credentials(kernel: Kernel, echo: DemoServer) -> None:
+    """Display data, widget state, %ws list/log and errors mask the URL's password and tokens."""
+    # Built in the kernel, so that no cell's own source (execute_input) holds the secrets.
+    kernel.run_ok(
+        "%load_ext ipyws\n"
+        "from ipyws import WebSocket\n"
+        "password, token = 'hun' + 'ter22', 'tok-' + '9f8e7d'\n"
+        f"url = {echo.url!r}.replace('ws://', f'ws://user:{{password}}@')\n"
+        "ws = WebSocket(url, headers={'Authorization': f'Bearer {token}'})\n"
+        "ws"
+    )
+    cell = kernel.execute(
+        "ws.wait_open(timeout=20)\n"
+        "ws.send('hi')\n"
+        "ws.wait_message(timeout=20)\n"
+        "ws.close()\n"
+        "ws.wait_closed(timeout=20)\n"
+        "print('url kept:', ws.url == url)\n"
+        "%ws list\n"
+        "%ws log ws\n"
+        "WebSocket(url.replace('127.0.0.1', 'bad host'))\n"
+    )
+    assert cell.error is not None and "SyntaxError" in cell.error.text  # the last line
+
+    def panel_closed() -> bool:
+        return any(
+            (m.content.get("data") or {}).get("state", {}).get("state") == "CLOSED"
+            for m in kernel.comm_msgs()
+        )
+
+    kernel.wait_until(panel_closed, timeout=20, what="the panel to say CLOSED")
+    shown = json.dumps([m.content for m in kernel.messages()])
+    assert "url kept: True" in shown
+    assert "user:***@127.0.0.1" in shown  # the URL is there, masked
+    assert "ws://***@bad host" in shown  # the bad URL's error, masked too
+    for secret in ("hunter22", "tok-9f8e7d", "dXNlcjpodW50ZXIyMg=="):
+        assert secret not in shown
