@@ -111,3 +111,22 @@ def test_unload_stops_a_socket_between_two_connections(ip: InteractiveShell, ech
     assert closed.wait(TIMEOUT)
     assert feed.wait_closed(TIMEOUT).reason == "reconnect"
     assert feed not in sockets()
+
+
+def test_log_shows_reconnect_and_ping_records(
+    ip: InteractiveShell, echo_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """%ws log shows a reconnect record's attempt and last close, and pings with --log-pings."""
+    run(ip, f"%ws connect {echo_url} --as feed --log-pings --ping-interval none --no-display")
+    feed = socket_named(ip, "feed").wait_open(TIMEOUT)
+    feed.wait_ping(TIMEOUT)
+    feed.reconnect()
+    feed.wait_open(TIMEOUT)
+    capsys.readouterr()
+    run(ip, "%ws log feed --all")
+    lines = capsys.readouterr().out.splitlines()[1:]  # after the heading line
+    kinds = [line.split()[2] for line in lines]
+    assert kinds == ["open", "ping", "pong", "close", "reconnect", "open"], lines
+    assert lines[1].endswith("Ping sent · 4 B")
+    assert "Pong received · 4 B · round trip " in lines[2]
+    assert lines[4].endswith("Reconnecting · attempt 1 in 0.0 s · after close 1000")
