@@ -1,8 +1,8 @@
 """The one platform choice: which transport carries connections (and parses URLs).
 
-Under CPython: ``websockets`` on the ipyws I/O thread (:mod:`ipyws._transport`), URLs by
+Under CPython: ``websockets`` on the ipyws I/O thread (``ipyws._transport``), URLs by
 ``ada-url``. Under Pyodide (JupyterLite): the browser's own ``WebSocket`` on Pyodide's event
-loop, URLs by the platform's ``URL`` (both in :mod:`ipyws._pyodide`; ``_url`` takes its
+loop, URLs by the platform's ``URL`` (both in ``ipyws._pyodide``; ``_url`` takes its
 parser from there itself, since the CPython transport imports ``_url``). Everything else
 (the spec object, events, transcript, magics, panel) is the same code on both.
 """

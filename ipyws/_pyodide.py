@@ -2,13 +2,13 @@
 
 Pyodide has no threads and no raw sockets, but the page (or the kernel's Web Worker) has a
 WebSocket that does the handshake, framing, compression and close codes itself. This
-module drives ``js.WebSocket`` behind the same :class:`~ipyws._transport.Sink` calls the
+module drives ``js.WebSocket`` behind the same ``ipyws._transport.Sink`` calls the
 CPython transport makes, so the spec object, events, transcript, magics and panel are the
 ones CPython runs. What stands in for the I/O thread is the event loop Pyodide runs
-everything on (:class:`EventLoopIO`); URLs are parsed by the platform's own ``URL``.
+everything on (``EventLoopIO``); URLs are parsed by the platform's own ``URL``.
 
-Options the browser cannot honour raise :class:`ValueError` naming the option and why
-(:func:`check_options`); the blocking helpers raise and point to their ``await`` form.
+Options the browser cannot honour raise ``ValueError`` naming the option and why
+(``check_options``); the blocking helpers raise and point to their ``await`` form.
 Only Pyodide can import ``js`` and ``pyodide.ffi``: they are imported where they are used.
 """
 
@@ -82,8 +82,8 @@ class URL:
 class EventLoopIO:
     """What stands in for the I/O thread: Pyodide's one event loop, where JavaScript calls in.
 
-    It offers the members of :class:`~ipyws._transport.IOThread` the socket and the panel
-    use; there is no other thread, so :meth:`call` simply schedules on the loop.
+    It offers the members of ``ipyws._transport.IOThread`` the socket and the panel
+    use; there is no other thread, so ``call`` simply schedules on the loop.
     """
 
     def __init__(self) -> None:
@@ -105,7 +105,7 @@ _io: EventLoopIO | None = None
 
 
 def io_thread() -> EventLoopIO:
-    """Return the one :class:`EventLoopIO` (named like the CPython transport's function)."""
+    """Return the one ``EventLoopIO`` (named like the CPython transport's function)."""
     global _io
     if _io is None:
         _io = EventLoopIO()
@@ -288,7 +288,7 @@ class Connection:
         """Do nothing: the browser's WebSocket reads every message as it arrives."""
 
     def resume_reading(self) -> None:
-        """Do nothing (see :meth:`pause_reading`)."""
+        """Do nothing (see ``pause_reading``)."""
 
     @property
     def is_open(self) -> bool:
