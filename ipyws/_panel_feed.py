@@ -243,10 +243,13 @@ _KINDS: dict[str, Any] = {
 
 
 class Subscriber(Protocol):
-    """A widget that shows a feed: it takes the feed's pushes on the I/O thread."""
+    """A widget that shows a feed: it takes the feed's updates on the I/O thread."""
 
-    def _feed_push(self, changes: dict[str, Any], rows: list[dict[str, Any]]) -> None: ...
-    def _feed_alive(self) -> bool: ...
+    def feed_update(self, changes: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Show ``changes`` (values that differ since the last update) and the new ``rows``."""
+
+    def feed_alive(self) -> bool:
+        """Tell whether the widget still shows anything (its frontend view is open)."""
 
 
 class Feed:
@@ -433,10 +436,10 @@ class Feed:
             if push and (changes or rows):
                 for widget in list(self._subscribers):
                     try:
-                        widget._feed_push(changes, rows)
+                        widget.feed_update(changes, rows)
                     except Exception:  # one broken view must not stop the others
                         logger.exception("ipyws panel update failed")
-            live = any(widget._feed_alive() for widget in list(self._subscribers))
+            live = any(widget.feed_alive() for widget in list(self._subscribers))
             # A closed socket's panel needs one last push, then nothing changes any more.
             return live and not (closed and not changes and not rows)
 

@@ -190,10 +190,12 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
 
     # -- the feed's side (I/O thread) ---------------------------------------------------------
 
-    def _feed_alive(self) -> bool:
+    def feed_alive(self) -> bool:
+        """Tell whether this view is still open in a frontend (the feed stops pushing if not)."""
         return self.comm is not None
 
-    def _feed_push(self, changes: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    def feed_update(self, changes: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Take the feed's update (called on the I/O thread): changed values, new rows."""
         if self.comm is None:
             return
         shows_log = "log" in self.parts
