@@ -290,7 +290,6 @@ class Feed:
         self._boundaries: list[int] = [r["seq"] for r in found]
         self._pins: dict[int, Window] = {}
         self._pin_ids = itertools.count(1)
-        self._samples: deque[tuple[float, int]] = deque()
         self._step = -1
         self._rate = 0.0
         # Full from the start: an idle second then shifts a 0 out and a 0 in, which is no
@@ -392,14 +391,10 @@ class Feed:
         # A new reading every RATE_STEP, not every poll: a rate recomputed 20 times a second
         # would change (and be pushed) on each poll for a whole second after every burst.
         step = int(now / RATE_STEP)
-        samples = self._samples
-        if not samples or step > self._step:
+        if step > self._step:
             self._step = step
-            samples.append((now, total))
-            while len(samples) > 1 and samples[0][0] < now - 1.0 - RATE_STEP / 2:
-                samples.popleft()
-            then, before = samples[0]
-            self._rate = round((total - before) / (now - then), 1) if now > then else 0.0
+            stats = self.socket.stats  # the rate users and %ws read too
+            self._rate = round(stats.rate_in + stats.rate_out, 1)
         second = int(now)
         history_changed = False
         if self._second is None:
