@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from .._format import format_size
+from .._platform import PYODIDE
 from .._reconnect import Reconnect
 from .._websocket import ReadyState, WebSocket
 from ..exceptions import DOMException
@@ -297,11 +298,13 @@ def demo_parser() -> Parser:
 
 def demo(magics: WSMagics, call: Call) -> None:
     """Start (or reuse) a demo server and connect NAME to it."""
-    from ..demo import SERVERS, start
-
     prog = "%ws demo"
     args = call.args
     name = args.name or args.server
+    if PYODIDE:
+        raise UsageError(pyodide_demo_advice(args.server, name))
+    from ..demo import SERVERS, start
+
     magics.check_name(name, prog)
     options = {} if args.rate is None else {"rate": args.rate}
     key = (args.server, tuple(sorted(options.items())), args.port)
@@ -322,6 +325,19 @@ def demo(magics: WSMagics, call: Call) -> None:
     print(f"{args.server} demo server at {server.url}: {SERVERS[args.server]}")
     show = magics.display_on_connect and not args.no_display
     magics.open_socket(prog, name, server.url, [], {}, args.binary_type, show)
+
+
+def pyodide_demo_advice(server: str, name: str) -> str:
+    """Say why ``%ws demo`` cannot run under Pyodide and how to run the server instead."""
+    return (
+        f"%ws demo {server}: a demo server cannot start inside the browser (Pyodide, as in "
+        "JupyterLite, cannot listen on a port). Start it on your own machine:\n"
+        f"    pip install ipyws && python -m ipyws.demo {server} --port 8765\n"
+        "then connect to it from here:\n"
+        f"    %ws connect ws://127.0.0.1:8765/ --as {name}\n"
+        "(a page served over https:// may still reach ws://127.0.0.1: browsers treat "
+        "loopback as secure; see 'ipyws in JupyterLite' in the docs)."
+    )
 
 
 DEMO = Subcommand("demo", "start a demo server in the kernel and connect to it", demo_parser, demo)

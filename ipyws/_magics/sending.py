@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 
 from .._format import shorten
+from .._platform import PYODIDE
 from .._waiting import WebSocketClosedError
 from .._websocket import ReadyState, WebSocket
 from .inspection import state_label
@@ -199,7 +200,8 @@ def _warner(prog: str) -> Callable[[str, BaseException], None]:
 
 def _ensure_open(magics: WSMagics, ws: WebSocket, name: str, prog: str) -> None:
     """Wait up to ``send_wait`` for a CONNECTING socket; refuse to send unless it is OPEN."""
-    if ws.readyState == ReadyState.CONNECTING and magics.send_wait > 0:
+    # Under Pyodide nothing may block: the socket opens once this cell has ended.
+    if ws.readyState == ReadyState.CONNECTING and magics.send_wait > 0 and not PYODIDE:
         try:
             ws.wait_open(magics.send_wait)
         except TimeoutError:
@@ -211,7 +213,8 @@ def _ensure_open(magics: WSMagics, ws: WebSocket, name: str, prog: str) -> None:
             pass  # reported just below, with the close code
     if ws.readyState != ReadyState.OPEN:
         if ws.readyState == ReadyState.CONNECTING:
-            advice = f"wait for it to open (e.g. {name}.wait_open()) and send again"
+            wait = f"await {name}.opened" if PYODIDE else f"{name}.wait_open()"
+            advice = f"wait for it to open (e.g. {wait}) and send again"
         else:
             advice = f"reconnect with %ws connect URL --as {name} (see %ws log {name})"
         raise UsageError(

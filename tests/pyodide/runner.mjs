@@ -3,7 +3,8 @@
 //   node --experimental-websocket runner.mjs WHEEL...
 //
 // Loads Pyodide from this folder's node_modules (the npm package `pyodide`, offline) and
-// installs each WHEEL (pure Python) by unpacking it into site-packages, as an installer does.
+// installs each WHEEL (pure Python) by unpacking it into site-packages, as an installer does;
+// a WHEEL written extra:PATH goes to /extras instead, off sys.path.
 // It then reads JSON lines {"id", "code"} on stdin, runs each code with runPythonAsync
 // (top-level await allowed) and answers one JSON line
 // {"id", "ok", "result" | "error"} on stdout. Python's own output goes to stderr.
@@ -23,7 +24,9 @@ const pyodide = await loadPyodide({
 });
 const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
 for (const wheel of wheels) {
-  pyodide.unpackArchive(new Uint8Array(readFileSync(wheel)), "wheel", { extractDir: sitePackages });
+  const extra = wheel.startsWith("extra:");
+  const data = new Uint8Array(readFileSync(extra ? wheel.slice(6) : wheel));
+  pyodide.unpackArchive(data, "wheel", { extractDir: extra ? "/extras" : sitePackages });
 }
 process.stdout.write(`${JSON.stringify({ ready: pyodide.version })}\n`);
 
