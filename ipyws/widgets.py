@@ -14,13 +14,19 @@ ipyws I/O thread, at most 20 times a second, and stays live while another cell b
 (``docs/panel.md`` explains how). Everything a server sends is shown as text.
 
 Without a widget frontend (terminal IPython, nbconvert) a socket displays as a text/HTML
-snapshot instead: ``snapshot_text`` and ``snapshot_html``.
+snapshot instead: ``snapshot_text`` and ``snapshot_html``. With one, the panel's display is
+preceded by a *saved snapshot*: an HTML output that the panel's CSS hides while the panel
+renders, and that a saved or exported notebook (``jupyter nbconvert --to html``, the docs
+site), where no panel can render offline, shows instead. After each cell it is redrawn if
+the socket changed, so an executed copy keeps the socket's state at the end of its run.
 """
 
 from __future__ import annotations
 
 import html
 import sys
+import uuid
+import weakref
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -401,6 +407,53 @@ def snapshot_html(socket: WebSocket) -> str:
     return "".join(parts)
 
 
+class _SavedSnapshots:
+    """The saved-snapshot displays of each socket, redrawn after every cell when they changed."""
+
+    def __init__(self) -> None:
+        #: For each socket: the display ids of its saved snapshots, and the HTML they show.
+        self._shown: weakref.WeakKeyDictionary[WebSocket, tuple[list[str], str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._hooked: set[int] = set()
+
+    @staticmethod
+    def html(socket: WebSocket) -> str:
+        """Return the saved snapshot of ``socket``: its HTML snapshot in a hideable wrapper."""
+        return f'<div class="ipyws-saved-snapshot">{snapshot_html(socket)}</div>'
+
+    def show(self, socket: WebSocket) -> None:
+        """Display a saved snapshot of ``socket`` now, and keep it current after each cell."""
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        if shell is not None and id(shell) not in self._hooked:
+            shell.events.register("post_run_cell", self._refresh)
+            self._hooked.add(id(shell))
+        display_id = uuid.uuid4().hex
+        drawn = self.html(socket)
+        display({"text/html": drawn}, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+        ids, _ = self._shown.get(socket, ([], drawn))
+        self._shown[socket] = ([*ids, display_id], drawn)
+
+    def _refresh(self, *_result: object) -> None:
+        """Redraw the saved snapshots whose socket changed (after a cell, in its context)."""
+        from IPython.display import update_display
+
+        for socket, (ids, drawn) in list(self._shown.items()):
+            now = self.html(socket)
+            if now != drawn:
+                for display_id in ids:
+                    update_display(  # type: ignore[no-untyped-call]
+                        {"text/html": now}, raw=True, display_id=display_id
+                    )
+                self._shown[socket] = (ids, now)
+
+
+_saved_snapshots = _SavedSnapshots()
+
+
 def mimebundle(
     socket: WebSocket,
     include: Collection[str] | None = None,
@@ -418,6 +471,9 @@ def mimebundle(
             bundle = bundle[0]  # anywidget returns (data, metadata)
         if bundle and _WIDGET_MIME in bundle:
             data[_WIDGET_MIME] = bundle[_WIDGET_MIME]
+            # An exporter shows only the widget view of a saved notebook, blank offline: the
+            # saved snapshot, a separate output the live panel hides, is what it shows then.
+            _saved_snapshots.show(socket)
     if include is not None:
         data = {k: v for k, v in data.items() if k in include}
     if exclude:

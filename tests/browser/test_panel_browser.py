@@ -91,6 +91,10 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     wait_cell_running(page, SLEEP_CELL)
     feed = page.locator(".t-feed .ipyws-panel").first
     expect(feed.locator(".ipyws-badge")).to_have_text("OPEN", timeout=10_000)
+    # The saved snapshot (for exports) is in the page, hidden while the panel renders.
+    saved = page.locator(".ipyws-saved-snapshot")
+    assert saved.count() >= 1
+    expect(saved.first).to_be_hidden()
     expect(feed.locator(".ipyws-rows .ipyws-row").first).to_be_visible()
     rows_before, counted_before = count_rows(feed), messages_in(feed)
     # Read again once both grew (bounded: the sleeping cell must still be running by then).

@@ -88,7 +88,9 @@ def test_connect_shows_the_socket_and_returns_at_once(kernel: Kernel) -> None:
     kernel.run_ok(SETUP + "server = demo.start('echo')")
     shown = kernel.run_ok("%ws connect {server.url} --as feed\nprint(feed.readyState)")
     assert shown.stdout == "0\n"  # the cell finished before the socket opened
-    (bundle,) = shown.display_data
+    # The saved snapshot (for exported copies), then the panel itself.
+    saved, bundle = shown.display_data
+    assert 'class="ipyws-saved-snapshot"' in saved["text/html"]
     assert "ws://127.0.0.1:" in bundle["text/plain"]
     hidden = kernel.run_ok("%ws connect {server.url} --as quiet --no-display")
     assert hidden.display_data == [] and hidden.execute_result is None

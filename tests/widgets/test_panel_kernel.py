@@ -158,9 +158,12 @@ def test_executed_notebook_keeps_the_last_state(tmp_path: Any) -> None:
     env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython"), "JUPYTER_PLATFORM_DIRS": "1"}
     client = NotebookClient(notebook, km=manager, timeout=60, store_widget_state=True)
     client.execute(env=env, cwd=str(tmp_path), cleanup_kc=True)  # also shuts the kernel down
-    output = notebook.cells[0].outputs[0]["data"]
+    saved_snapshot, output = (o["data"] for o in notebook.cells[0].outputs)
     model_id = output[WIDGET_MIME]["model_id"]
     assert "ipyws-snapshot" in output["text/html"]
+    # The saved snapshot, for exporters, was redrawn after the socket closed in a later cell.
+    assert "ipyws-saved-snapshot" in saved_snapshot["text/html"]
+    assert "CLOSED" in saved_snapshot["text/html"] and "the end" in saved_snapshot["text/html"]
     saved = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     state = saved[model_id]["state"]
     assert state["state"] == "CLOSED"
