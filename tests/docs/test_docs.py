@@ -88,7 +88,7 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     # The notebooks are executed for the site: real outputs, and the panel's saved snapshot
     # (the widget itself cannot render there) in the socket's state at the end of the run.
     quickstart = (site / "notebooks/01-quickstart/index.html").read_text(encoding="utf-8")
-    assert "In [1]" in quickstart
+    assert re.search(r"In\s\[1\]", quickstart)  # the prompt's space is a no-break space
     assert "the handler heard: [{'type': 'subscribed'" in quickstart
     saved = quickstart[quickstart.index('class="ipyws-saved-snapshot"') :][:3000]
     assert "CLOSED" in saved and "Normal Closure" in saved

@@ -39,9 +39,17 @@ def exported_html(nb: nbformat.NotebookNode) -> str:
     return body
 
 
-def test_executed_copy_keeps_a_snapshot_in_the_final_state(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> nbformat.NotebookNode:
+    """The executed notebook, run once for this module's tests."""
+    return executed_copy(tmp_path_factory.mktemp("export"))
+
+
+def test_executed_copy_keeps_a_snapshot_in_the_final_state(
+    executed: nbformat.NotebookNode,
+) -> None:
     """The displayed socket has its widget view and a saved snapshot redrawn after it closed."""
-    nb = executed_copy(tmp_path)
+    nb = executed
     outputs = nb.cells[0].outputs
     saved = [o for o in outputs if "ipyws-saved-snapshot" in o.get("data", {}).get("text/html", "")]
     assert len(saved) == 1 and any(WIDGET_MIME in o.get("data", {}) for o in outputs)
@@ -49,9 +57,11 @@ def test_executed_copy_keeps_a_snapshot_in_the_final_state(tmp_path: Path) -> No
     assert "CLOSED" in snapshot and "1000" in snapshot and "hello export" in snapshot
 
 
-def test_nbconvert_html_shows_the_snapshot_next_to_the_widget_view(tmp_path: Path) -> None:
+def test_nbconvert_html_shows_the_snapshot_next_to_the_widget_view(
+    executed: nbformat.NotebookNode,
+) -> None:
     """The exported HTML carries the saved snapshot (final state) as ordinary HTML output."""
-    body = exported_html(executed_copy(tmp_path))
+    body = exported_html(executed)
     assert body.count('class="ipyws-saved-snapshot"') == 1
     start = body.index('class="ipyws-saved-snapshot"')
     assert "CLOSED" in body[start : start + 4000] and "hello export" in body[start : start + 4000]
