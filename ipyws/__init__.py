@@ -9,6 +9,7 @@ from typing import Any as _Any
 from . import _display
 from ._blob import Blob
 from ._events import CloseEvent, Event, EventTarget, MessageEvent, ReconnectEvent
+from ._flow import Backlog
 from ._reconnect import Reconnect
 from ._stats import SocketStats
 from ._transcript import Transcript, load_jsonl
@@ -56,6 +57,7 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 
 
 __all__ = [
+    "Backlog",
     "Blob",
     "CloseEvent",
     "ConnectionFailedError",

@@ -32,10 +32,13 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
+from ._repeats import should_show
 from ._wakeup import LoopWaker
 
 __all__ = [
     "LAZY_DELAY",
+    "RUN_COUNT",
+    "RUN_TIME",
     "Dispatcher",
     "current_dispatcher",
     "defer_wakeups",
@@ -44,12 +47,22 @@ __all__ = [
 
 Task = tuple[Callable[[Any], None], Any]
 
+#: Longest a dispatch run goes on before it yields to its loop, in seconds. In a browser each
+#: message is a task of its own, interleaved with other work; here a run handles a burst, so
+#: it is bounded: a feed faster than its handler must not keep cells, comm messages and
+#: timers of the kernel's loop waiting (the rest runs after they had their turn).
+RUN_TIME = 0.005
+#: Most tasks and messages one dispatch run handles before it yields to its loop.
+RUN_COUNT = 1000
+
 
 def report_exception(exc: BaseException) -> None:
     """Show an exception raised by a listener the way the environment shows errors.
 
     In IPython the shell renders the traceback; in a kernel it lands under the cell whose
-    context the listener runs in. Elsewhere it goes to ``sys.excepthook``.
+    context the listener runs in. Elsewhere it goes to ``sys.excepthook``. An error that
+    repeats (a handler failing on every message) is shown in full a few times, then
+    summarized (see ``ipyws._repeats``).
     """
     shell = None
     if "IPython" in sys.modules:
@@ -58,6 +71,8 @@ def report_exception(exc: BaseException) -> None:
         if InteractiveShell.initialized():
             shell = InteractiveShell.instance()
     traceback = _user_frames(exc.__traceback__)
+    if not should_show(exc, traceback):
+        return
     exc = exc.with_traceback(traceback)
     if shell is not None:
         shell.showtraceback((type(exc), exc, traceback))
@@ -94,6 +109,9 @@ class Dispatcher:
         self._progress_waits = 0
         #: The stop condition of the run in progress (see run_pending), for batch tasks.
         self.stop: Callable[[], bool] | None = None
+        # The turn of the run in progress: when it ends and what it may still handle.
+        self._deadline = 0.0
+        self._budget = 0
         self._batches: list[Task] = []  # batch tasks running, innermost last
         # It holds the loop weakly: _loop_dispatchers maps each loop to its dispatcher, and a
         # value that held its key would keep every loop an asyncio.run() ever made alive.
@@ -171,11 +189,35 @@ class Dispatcher:
             self._thread_id = thread.ident or 0
             self._wakeups.put(None)
 
-    def run_pending(self, stop: Callable[[], bool] | None = None) -> None:
-        """Run every queued task, in order, on the calling thread.
+    def turn_over(self) -> bool:
+        """Count one task of the run in progress; tell whether its turn is over.
 
-        With ``stop``, return as soon as it is true and leave the rest queued (and scheduled):
-        a sync cell that waits for one message at a time must see each message of a burst.
+        A run's turn lasts ``RUN_TIME`` seconds or ``RUN_COUNT`` tasks.
+        """
+        self._budget -= 1
+        return self._budget <= 0 or time.monotonic() >= self._deadline
+
+    @property
+    def deadline(self) -> float:
+        """When the turn of the run in progress ends (``time.monotonic()``).
+
+        A batch task checks it after each message (and counts ``RUN_COUNT`` of them); once
+        over, it is requeued first in line and calls ``end_turn()``.
+        """
+        return self._deadline
+
+    def end_turn(self) -> None:
+        """End the turn of the run in progress after the current task (a batch used it up)."""
+        self._budget = 0
+
+    def run_pending(self, stop: Callable[[], bool] | None = None) -> None:
+        """Run the queued tasks, in order, on the calling thread, for one turn.
+
+        The turn ends after ``RUN_TIME`` seconds or ``RUN_COUNT`` tasks and messages: the
+        rest stays queued and a new run is scheduled, so the loop runs its other callbacks
+        (a cell, a comm message) in between. With ``stop``, return as soon as it is true and
+        leave the rest queued (and scheduled): a sync cell that waits for one message at a
+        time must see each message of a burst.
         """
         # _scheduled stays true while tasks run, so what is posted meanwhile joins this run
         # instead of costing a wake-up (on a VM, waking a sleeping thread costs the waker
@@ -184,7 +226,11 @@ class Dispatcher:
         self._scheduled = True
         queue = self._queue
         popleft = queue.popleft
-        outer, self.stop = self.stop, stop  # restored after: a wait may run tasks in a task
+        # Restored after: a wait may run tasks inside a task.
+        outer = self.stop, self._deadline, self._budget
+        self.stop = stop
+        self._deadline = time.monotonic() + RUN_TIME
+        self._budget = RUN_COUNT
         try:
             while True:
                 while queue:
@@ -193,7 +239,7 @@ class Dispatcher:
                         fn(arg)
                     except Exception as exc:
                         report_exception(exc)
-                    if stop is not None and queue and stop():
+                    if queue and ((stop is not None and stop()) or self.turn_over()):
                         self._wake()  # the rest stays queued, and scheduled
                         break
                 else:
@@ -203,7 +249,7 @@ class Dispatcher:
                         continue
                 break
         finally:
-            self.stop = outer
+            self.stop, self._deadline, self._budget = outer
         if self._progress_waits:
             with self._progress:
                 self._progress.notify_all()

@@ -19,6 +19,7 @@ from ._text import escape_controls
 
 __all__ = [
     "CLOSE_CODES",
+    "backlog_label",
     "close_line",
     "close_meaning",
     "escape",
@@ -147,7 +148,7 @@ def close_line(code: int | None, reason: str, was_clean: bool | None) -> str:
 
 
 def event_line(kind: str, fields: dict[str, Any]) -> str:
-    """Describe a lifecycle record (open, close, error, reconnect, ping, pong) in one line."""
+    """Describe a lifecycle record (open, close, error, reconnect, ping, pong, drop) in one line."""
     if kind == "open":
         protocol = escape(fields.get("protocol") or "none")
         extensions = escape(fields.get("extensions") or "none")
@@ -167,10 +168,27 @@ def event_line(kind: str, fields: dict[str, Any]) -> str:
         said = f" · round trip {rtt * 1000.0:.1f} ms" if rtt is not None else ""
         size = format_size(int(fields.get("size", 0)))
         return f"{kind.capitalize()} {fields.get('direction', '')} · {size}{said}"
+    if kind == "drop":
+        return f"Dropped unhandled (drop_oldest) · {int(fields.get('dropped', 0)):,} so far"
     return escape(kind)
 
 
 _RECORD_FIELDS = ("seq", "type", "time")
+
+
+def backlog_label(waiting: int, paused: bool, dropped: int, *, terse: bool = False) -> str:
+    """Describe a socket's backlog: ``handler behind by 8,120 · paused · 12 dropped``.
+
+    Empty when nothing waits; ``terse`` (a table cell) gives ``8,120 · paused``, ``0`` included.
+    """
+    parts = [f"{waiting:,}" if terse else f"handler behind by {waiting:,}"]
+    if not (waiting or terse):
+        parts = []
+    if paused:
+        parts.append("paused")
+    if dropped:
+        parts.append(f"{dropped:,} dropped")
+    return " · ".join(parts)
 
 
 def format_record(record: dict[str, Any]) -> str:

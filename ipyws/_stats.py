@@ -44,6 +44,15 @@ class SocketStats:
     buffered_amount: int
     #: How many times the socket connected again (``reconnect`` events so far).
     reconnects: int
+    #: Received messages whose handlers have not run yet (see ``WebSocket.backlog``).
+    backlog: int
+    #: Their payload bytes (text counted in characters).
+    backlog_bytes: int
+    #: Whether the socket stopped reading because its backlog passed ``max_backlog`` or
+    #: ``max_backlog_bytes`` (it reads again once the handlers caught up to half).
+    paused: bool
+    #: Messages ``drop_oldest`` dropped before their handlers ran.
+    dropped: int
     #: When the socket was made (seconds since the epoch).
     created: float
     #: The keyword options the socket was made with, defaults filled in (read-only). Left

@@ -15,8 +15,10 @@ import contextvars
 import functools
 import ipaddress
 import logging
+import random
 import selectors
 import ssl as ssl_module
+import struct
 import sys
 import threading
 import weakref
@@ -26,7 +28,7 @@ from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import BINARY, CONT, PING, PONG, TEXT, CloseCode, Frame
+from websockets.frames import BINARY, CONT, PING, PONG, TEXT, Close, CloseCode, Frame
 from websockets.protocol import Event as ProtocolEvent
 from websockets.protocol import State
 from websockets.proxy import get_proxy
@@ -159,12 +161,19 @@ class Sink(Protocol):
     def closed(self, code: int, reason: str, was_clean: bool, error: BaseException | None) -> None:
         """The connection ended: close code, reason, whether cleanly, and why if it failed."""
 
+    def closing(self) -> None:
+        """The server started the closing handshake (its Close arrived): the socket is CLOSING."""
+
 
 class _NoRedirects(connect):
     """websockets' connect, minus redirects: the browser treats a 3xx answer as a failure."""
 
     def process_redirect(self, exc: Exception) -> Exception | str:
         return exc
+
+
+#: Bytes of a read parsed at once (see _DirectConnection.data_received).
+READ_SLICE = 16 * 1024
 
 
 class _DirectConnection(ClientConnection):
@@ -188,7 +197,14 @@ class _DirectConnection(ClientConnection):
     on_control: Callable[[str, str, int, float | None], None] | None = None
     #: Set with ``deliver``: called with what ``deliver`` raised (a failure inside ipyws).
     deliver_failed: Callable[[Exception], None] | None = None
+    #: Called once, on the first write after the closing handshake started (either side's
+    #: Close, or a failure: keepalive timeout, 1009, 1007, protocol error).
+    on_closing: Callable[[], None] | None = None
+    #: Tells whether ipyws paused reading (its backlog is full): a pong cannot be read then.
+    reading_paused: Callable[[], bool] = staticmethod(lambda: False)
     _mid_message = False  # a fragmented message is arriving through the Assembler
+    #: What was read but not parsed yet because ipyws paused reading (see data_received).
+    _held: bytes = b""
     #: The Assembler's queue of frames (its ``frames.queue``, set with ``deliver``): while
     #: it holds any, later messages take the same path, behind them.
     _assembling: deque[Frame] | tuple[()] = ()
@@ -266,10 +282,110 @@ class _DirectConnection(ClientConnection):
 
     async def ping(self, data: Any = None) -> Awaitable[float]:
         pong_received = await super().ping(data)
+        self._report_ping_sent()
+        return pong_received
+
+    def _report_ping_sent(self) -> None:
         if self.on_control is not None:
             payload = next(reversed(self.pending_pings), b"")  # the ping just sent
             self.on_control("ping", "sent", len(payload), None)
+
+    def data_received(self, data: bytes) -> None:
+        """Parse ``data`` a slice at a time, holding the rest back once reading is paused.
+
+        Pausing the transport stops the next read, not the one in progress: a read of up to
+        256 KiB, many more messages than that once decompressed. So the read is parsed in
+        slices of READ_SLICE bytes, and what follows the slice that filled the backlog waits
+        here until ``resume_parsing()``.
+        """
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        size = len(data)
+        if size <= READ_SLICE:
+            super().data_received(data)
+            return
+        view = memoryview(data)
+        offset = 0
+        while offset < size:
+            if self.reading_paused():
+                self._held = bytes(view[offset:])
+                return
+            super().data_received(bytes(view[offset : offset + READ_SLICE]))
+            offset += READ_SLICE
+
+    def resume_parsing(self) -> None:
+        """Parse what ``data_received()`` held back; return once done or paused again."""
+        if self._held:
+            held, self._held = self._held, b""
+            self.data_received(held)
+
+    def eof_received(self) -> None:
+        held, self._held = self._held, b""
+        if held:  # the end of the stream: no more pausing, everything goes to the parser
+            for offset in range(0, len(held), READ_SLICE):
+                super().data_received(held[offset : offset + READ_SLICE])
+        super().eof_received()
+
+    def send_data(self) -> None:
+        super().send_data()
+        if self.on_closing is not None and self.protocol.state is State.CLOSING:
+            on_closing, self.on_closing = self.on_closing, None
+            on_closing()
+
+    def _ping_now(self) -> asyncio.Future[float]:
+        """Send a keepalive Ping at once, without waiting for the write buffer to drain."""
+        data = None
+        while data is None or data in self.pending_pings:
+            data = struct.pack("!I", random.getrandbits(32))
+        pong_received: asyncio.Future[float] = self.loop.create_future()
+        self.pending_pings[data] = (pong_received, self.loop.time())
+        self.protocol.send_ping(data)
+        self.send_data()
+        self._report_ping_sent()
         return pong_received
+
+    async def keepalive(self) -> None:
+        """Ping every ``ping_interval``; fail the connection when the peer stops answering.
+
+        websockets' own keepalive waits for the write buffer to drain before each ping and
+        before failing, so a peer that stopped reading (a full buffer that never drains) was
+        never detected. Here the ping goes out at once and the wait for its pong is
+        ``ping_timeout``, prolonged only while there is progress the pong may be queued
+        behind: ipyws itself paused reading (its backlog is full), or the write buffer
+        shrank (a slow peer still reading a big upload). A buffer that stays full fails the
+        connection (1011 "keepalive ping timeout"): error, then close 1006.
+        """
+        assert self.ping_interval is not None
+        latency = 0.0
+        try:
+            while self.protocol.state is State.OPEN:
+                await asyncio.sleep(max(0.0, self.ping_interval - latency))
+                if self.protocol.state is not State.OPEN:
+                    return
+                pong_received = self._ping_now()
+                if self.ping_timeout is None:
+                    continue
+                buffered = self.transport.get_write_buffer_size()
+                while True:
+                    try:
+                        latency = await asyncio.wait_for(
+                            asyncio.shield(pong_received), self.ping_timeout
+                        )
+                        break
+                    except asyncio.TimeoutError:
+                        now_buffered = self.transport.get_write_buffer_size()
+                        progress = 0 < now_buffered < buffered
+                        buffered = now_buffered
+                        if not (progress or self.reading_paused()):
+                            break
+                if not pong_received.done():
+                    if self.protocol.state is State.OPEN:
+                        self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                        self.send_data()
+                    return
+        except ConnectionClosed:
+            pass
 
 
 def assembler_queue(conn: ClientConnection) -> deque[Frame] | None:
@@ -320,6 +436,11 @@ class Connection:
         #: Whether unfragmented messages reach the socket straight from websockets' parser
         #: (set once open, see ``assembler_queue``).
         self.delivers_directly = False
+        # On the I/O thread: reading paused for the socket's backlog; the closing handshake
+        # asked for or started (reading is never paused from then on); its time limit.
+        self._paused = False
+        self._closing = False
+        self._close_timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         """Start connecting on the I/O thread.
@@ -341,8 +462,13 @@ class Connection:
             self._io.call(self._wake_writer)
 
     def close(self, code: int | None, reason: str) -> None:
-        """Start the closing handshake once every queued message is written."""
+        """Start the closing handshake once every queued message is written.
+
+        ``close_timeout`` bounds it from now on, even while queued messages cannot be
+        written (a peer that stopped reading): then the TCP connection is dropped (1006).
+        """
         self._outbox.append((_CLOSE, (code, reason)))
+        self._io.call(self._closing_started)
         if not self._write_pending:
             self._write_pending = True
             self._io.call(self._wake_writer)
@@ -360,6 +486,38 @@ class Connection:
         self._io.call(self._ping, future)
         return future
 
+    def pause_reading(self) -> None:
+        """Stop reading from the network (the socket's backlog is full); on the I/O thread.
+
+        Nothing is read until ``resume_reading()``, so TCP slows the server down. Once the
+        closing handshake started, reading goes on: the peer's Close must be read.
+        """
+        self._paused = True
+        conn = self._conn
+        if conn is not None and not self._closing:
+            conn.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the network again after ``pause_reading()``; on the I/O thread."""
+        self._paused = False
+        conn = self._conn
+        if conn is None:
+            return
+        if isinstance(conn, _DirectConnection):
+            conn.resume_parsing()
+            if self._paused:  # what was held back filled the backlog again
+                return
+        # websockets' Assembler pauses reading too, while fragments wait for its reader.
+        if not getattr(conn.recv_messages, "paused", False):
+            conn.transport.resume_reading()
+
+    def _reading_paused(self) -> bool:
+        return self._paused and not self._closing
+
+    def _resume_for_assembler(self, transport: asyncio.Transport) -> None:
+        if not self._reading_paused():
+            transport.resume_reading()
+
     @property
     def is_open(self) -> bool:
         """Tell whether the connection is open (read on the I/O thread)."""
@@ -374,6 +532,10 @@ class Connection:
         self._io.connections.add(self)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._io.connections.discard(self)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         # A task canceled before its first step (close() right after the constructor) never
         # enters _run's try block: report the failure here, or no close event would ever fire.
         if self._sink is not None:
@@ -446,10 +608,68 @@ class Connection:
         if self._fail_reason is not None:
             return
         self._fail_reason = reason
+        self._abort()
+
+    def _abort(self) -> None:
+        """Drop the TCP connection (or stop connecting) at once, whatever is queued."""
+        self._outbox.clear()
         if self._conn is not None:
             self._conn.transport.abort()
         elif self._task is not None:
             self._task.cancel()
+
+    def _closing_started(self) -> None:
+        """The closing handshake was asked for or has started: bound it by ``close_timeout``.
+
+        On the I/O thread. Reading resumes (the peer's Close must be read), and once
+        ``close_timeout`` has passed the TCP connection is dropped, however much is still
+        queued to send: the close is then 1006, as RFC 6455 7.1.1 lets a client do.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        if self._paused:
+            self.resume_reading()
+        timeout = self._options.close_timeout
+        if timeout is not None and self._task is not None and not self._task.done():
+            self._close_timer = asyncio.get_running_loop().call_later(timeout, self._abort)
+
+    async def _announce_closing(self, conn: ClientConnection, failed: bool) -> None:
+        """Report a failure, or tell the socket the server started closing, after the messages.
+
+        Messages that took websockets' own path (see _DirectConnection) may still wait in
+        its Assembler for the reader task: they came first, so they are reported first.
+        """
+        frames = assembler_queue(conn)
+        while frames and self._sink is not None:
+            await asyncio.sleep(0)
+        if self._sink is None:
+            return
+        if failed:
+            # Still CLOSING: what websockets will say once closed, from what it holds now.
+            protocol = conn.protocol
+            assert protocol.close_sent is not None
+            self._report_closed(
+                *_failed(protocol.close_sent, protocol.parser_exc or conn.connection_exc)
+            )
+        else:
+            self._sink.closing()
+
+    def _handshake_started(self, conn: ClientConnection) -> None:
+        """websockets wrote the first bytes after the closing handshake started (on_closing).
+
+        A failure (keepalive timeout, 1009, 1007, protocol error) is reported at once; the
+        handshake goes on in the background, bounded by ``close_timeout``. A Close from the
+        server turns the socket CLOSING at once (as in Chromium); its close event follows
+        when TCP ends, or ``close_timeout`` later if the server keeps TCP open.
+        """
+        self._closing_started()
+        protocol = conn.protocol
+        if self._close_args is not None or self._sink is None:
+            return  # close() was called: the socket is CLOSING already
+        failed = protocol.close_rcvd is None and protocol.close_sent is not None
+        if failed or protocol.close_rcvd is not None:
+            asyncio.get_running_loop().create_task(self._announce_closing(conn, failed))
 
     def _connect_kwargs(self, proxy: str | None) -> dict[str, Any]:
         opts = self._options
@@ -511,6 +731,16 @@ class Connection:
             conn.on_pong = sink.rtt
             if self._options.log_pings:
                 conn.on_control = sink.control
+            conn.on_closing = functools.partial(self._handshake_started, conn)
+            conn.reading_paused = self._reading_paused
+            if conn.protocol.state is State.CLOSING:  # it began in the handshake's read
+                conn.on_closing = None
+                self._handshake_started(conn)
+        messages = getattr(conn, "recv_messages", None)
+        if messages is not None and hasattr(messages, "resume"):
+            messages.resume = functools.partial(self._resume_for_assembler, conn.transport)
+        if self._paused:  # the backlog filled up while the handshake ran
+            self.pause_reading()
         try:
             # Messages that took websockets' own path (see _DirectConnection) arrive here.
             async for message in conn:
@@ -522,7 +752,7 @@ class Connection:
         await conn.wait_closed()
         if isinstance(conn, _DirectConnection):
             conn.deliver = conn.deliver_failed = None
-            conn.on_pong = conn.on_control = None
+            conn.on_pong = conn.on_control = conn.on_closing = None
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
@@ -575,17 +805,7 @@ class Connection:
                 # connection's close_exc carries that cause. A keepalive timeout leaves none
                 # (or the OSError of the dropped transport).
                 failure = conn.close_exc.__cause__
-                if isinstance(failure, OSError):
-                    failure = None
-            cause: BaseException = failure or TimeoutError(
-                sent.reason or f"connection failed with close code {sent.code}"
-            )
-            code = (
-                CloseCode.MESSAGE_TOO_BIG
-                if sent.code == CloseCode.MESSAGE_TOO_BIG
-                else CloseCode.ABNORMAL_CLOSURE
-            )
-            return code, "", False, cause
+            return _failed(sent, failure)
         if rcvd is None:
             return CloseCode.ABNORMAL_CLOSURE, "", False, None
         return rcvd.code, rcvd.reason, sent is not None, None
@@ -597,7 +817,8 @@ class Connection:
         proxy = self._proxy
         if proxy is not None and error is not None and not isinstance(error, ConnectionFailedError):
             error = proxy_error(error, proxy, self._redact)
-        self._io.connections.discard(self)
+        # What was queued to send is released here: bufferedAmount keeps its number only.
+        self._outbox.clear()
         sink, self._sink = self._sink, None
         if sink is not None:
             sink.closed(int(code), reason, was_clean, error)
@@ -644,6 +865,27 @@ class Connection:
             self._fail("the interpreter is shutting down")
         else:
             self.close(CloseCode.GOING_AWAY, "")
+
+
+def _failed(sent: Close, failure: BaseException | None) -> tuple[int, str, bool, BaseException]:
+    """Describe a connection ipyws (websockets) failed, having sent ``sent``: the close to report.
+
+    The browser fires error, then close 1006 (1009 for a message too big). The error's
+    cause is ``failure`` (what the parser raised, or invalid UTF-8 found when decoding);
+    without one (a keepalive timeout, or only the OSError of the dropped transport) it is a
+    TimeoutError carrying the reason sent.
+    """
+    if isinstance(failure, OSError):
+        failure = None
+    cause: BaseException = failure or TimeoutError(
+        sent.reason or f"connection failed with close code {sent.code}"
+    )
+    code = (
+        CloseCode.MESSAGE_TOO_BIG
+        if sent.code == CloseCode.MESSAGE_TOO_BIG
+        else CloseCode.ABNORMAL_CLOSURE
+    )
+    return code, "", False, cause
 
 
 def _handshake(conn: ClientConnection) -> dict[str, Any]:
@@ -782,7 +1024,11 @@ class IOThread:
         return lock
 
     def shutdown(self, timeout: float = 2.0) -> None:
-        """Close every connection (1001), wait up to ``timeout`` seconds, stop the thread."""
+        """Close every connection (1001), wait up to ``timeout`` seconds, stop the thread.
+
+        Connections still closing then (a peer that stopped reading) are dropped, and the
+        tasks left on the loop end before it stops: exiting prints nothing.
+        """
         self.closing = True
         if not self._thread.is_alive():
             return
@@ -795,14 +1041,25 @@ class IOThread:
             deadline = self.loop.time() + timeout
             while self.connections and self.loop.time() < deadline:
                 await asyncio.sleep(0.01)
+            for connection in list(self.connections):
+                connection._abort()
+            current = asyncio.current_task()
+            left = [task for task in asyncio.all_tasks() if task is not current]
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.wait(left, timeout=_SHUTDOWN_GRACE)
             done.set()
 
         with contextlib.suppress(RuntimeError):
             asyncio.run_coroutine_threadsafe(close_all(), self.loop)
-            done.wait(timeout + 1.0)
+            done.wait(timeout + _SHUTDOWN_GRACE + 1.0)
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=1.0)
 
+
+#: Seconds the I/O thread's last tasks get to end once every connection was dropped at exit.
+_SHUTDOWN_GRACE = 0.5
 
 _io: IOThread | None = None
 _io_lock = threading.Lock()

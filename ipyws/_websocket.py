@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from ._blob import Blob
 from ._cells import CellRun, current_run
 from ._dispatch import (
+    RUN_COUNT,
     Dispatcher,
     current_dispatcher,
     defer_wakeups,
@@ -41,8 +42,9 @@ from ._events import (
     ReconnectEvent,
     received_message_event,
 )
+from ._flow import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Backlog, Flow
 from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Options
-from ._platform import Connection, check_blocking, check_options, io_thread
+from ._platform import PYODIDE, Connection, check_blocking, check_options, io_thread
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
 from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name, utf8
@@ -82,6 +84,8 @@ _AWAIT_FORMS = {
 # How far back a waiter may pick up messages it missed (see WebSocket._recent).
 _RECENT_COUNT = 256
 _RECENT_BYTES = 1 << 20
+
+_monotonic = time.monotonic
 
 _open_sockets: set[WebSocket] = set()
 _registry_lock = threading.Lock()
@@ -218,7 +222,7 @@ class _SocketSink:
     thread, bound to the socket's ``_io_*`` methods, which record and post but never touch
     the socket's state."""
 
-    __slots__ = ("closed", "control", "message", "opened", "rtt", "socket", "written")
+    __slots__ = ("closed", "closing", "control", "message", "opened", "rtt", "socket", "written")
 
     def __init__(self, socket: WebSocket) -> None:
         self.socket = socket
@@ -229,6 +233,7 @@ class _SocketSink:
         self.rtt = socket._io_rtt
         self.control = socket._io_control
         self.closed = socket._io_closed
+        self.closing = socket._io_closing
 
 
 class WebSocket(EventTarget):
@@ -268,6 +273,14 @@ class WebSocket(EventTarget):
             behaviour.
         log_pings: record each Ping and Pong frame in the [`transcript`][ipyws.Transcript]
             (default False).
+        max_backlog: received messages that may wait for their handlers; None for no limit.
+            Past it the socket stops reading until the handlers have caught up to half of
+            it, so TCP slows the server and nothing is lost (see
+            [`backlog`][ipyws.WebSocket.backlog]).
+        max_backlog_bytes: the same limit in payload bytes; None for no limit.
+        drop_oldest: at those limits keep reading and drop the oldest unhandled messages
+            instead, counted in [`backlog`][ipyws.WebSocket.backlog]; by default nothing is
+            ever dropped.
         onopen: the ``open`` handler; as a keyword it is set before anything can fire.
         onmessage: the ``message`` handler, set before the first message.
         onerror: the ``error`` handler.
@@ -309,6 +322,9 @@ class WebSocket(EventTarget):
         log_size: int = DEFAULT_LOG_SIZE,
         reconnect: bool | Reconnect | None = None,
         log_pings: bool = False,
+        max_backlog: int | None = DEFAULT_MAX_BACKLOG,
+        max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES,
+        drop_oldest: bool = False,
         onopen: Callable[[Event], Any] | None = None,
         onmessage: Callable[[MessageEvent], Any] | None = None,
         onerror: Callable[[Event], Any] | None = None,
@@ -318,6 +334,7 @@ class WebSocket(EventTarget):
         parsed = parse_websocket_url(url)
         protocol_list = _validate_protocols(protocols)
         policy = policy_of(reconnect)
+        flow = Flow(max_backlog, max_backlog_bytes, check_flag("drop_oldest", drop_oldest))
         options = Options(
             headers=check_headers(headers),
             origin=check_optional_str("origin", origin, "Origin"),
@@ -376,6 +393,8 @@ class WebSocket(EventTarget):
         self._recent_bytes = 0
         self._inbox: deque[str | bytes] = deque()
         self._inbox_posted = False
+        self._flow = flow
+        self._drop_recorded = 0.0  # when the transcript last got a "drop" record
         self._dispatched = 0
         self._cursor = 0
         self._cursor_kept = False
@@ -566,6 +585,18 @@ class WebSocket(EventTarget):
             code = 1000  # a reason needs a code; the WebSocketStream text picks 1000
         self._connection.close(code, reason or "")
 
+    # -- flow control (non-standard) ----------------------------------------------------
+
+    @property
+    def backlog(self) -> Backlog:
+        """Non-standard: received messages whose handlers have not run yet.
+
+        A [`Backlog`][ipyws.Backlog] of ``messages`` and ``bytes`` waiting, whether reading is
+        ``paused`` (the backlog passed ``max_backlog`` or ``max_backlog_bytes``) and how many
+        messages ``drop_oldest`` has ``dropped``. Read live: it changes while a cell runs.
+        """
+        return self._flow.snapshot(self._inbox)
+
     # -- reconnecting (non-standard) ----------------------------------------------------
 
     @property
@@ -671,9 +702,11 @@ class WebSocket(EventTarget):
         if self._inbox_posted or self._inbox:
             # An earlier connection's messages still wait for their task: this connection's
             # go to a new inbox, dispatched only after that connection's close event.
+            self._flow.earlier = self._inbox
             self._inbox = deque()
             self._inbox_posted = False
         self._io_opened_at = time.monotonic()
+        self._flow.paused = False  # a new connection reads until its backlog fills up
         self._dispatcher.post(
             self._task_open, (protocol, extensions, handshake, self._io_connection)
         )
@@ -684,10 +717,48 @@ class WebSocket(EventTarget):
         ascii_or_bytes = data.__class__ is bytes or data.isascii()
         size = len(data) if ascii_or_bytes else len(utf8(data))  # type: ignore[arg-type]
         self.transcript.received(data, size)
-        self._inbox.append(data)
+        inbox = self._inbox
+        inbox.append(data)
+        flow = self._flow
+        # Flow.over() inlined: this runs for every message of a feed.
+        received = flow.received_bytes + len(data)
+        flow.received_bytes = received
+        if (
+            len(inbox) > flow.high_messages
+            or received - flow.handled_bytes - flow.dropped_bytes > flow.high_bytes
+        ):
+            self._io_backlog_full()
         if not self._inbox_posted:
             self._inbox_posted = True
             self._dispatcher.post(self._task_messages, self._inbox)
+
+    def _io_backlog_full(self) -> None:
+        """Past a high-water mark: drop the oldest (``drop_oldest``) or pause reading."""
+        flow = self._flow
+        if flow.drop_oldest:
+            if flow.drop_from(self._inbox):
+                now = time.monotonic()
+                # One record a second at most: a dropping feed must not flush the transcript.
+                if now - self._drop_recorded >= 1.0:
+                    self._drop_recorded = now
+                    self.transcript.event("drop", dropped=flow.dropped)
+            return
+        # Under Pyodide the browser reads every message as it comes: nothing can pause.
+        if not flow.paused and self._io_connection is not None and not PYODIDE:
+            flow.paused = True
+            self._io_connection.pause_reading()
+
+    def _io_resume(self) -> None:
+        """The handlers caught up (see _task_messages): read again if still under low water."""
+        flow = self._flow
+        flow.resume_asked = False
+        if flow.may_resume(self._inbox):
+            flow.paused = False
+            if self._io_connection is not None:
+                self._io_connection.resume_reading()
+
+    def _io_closing(self) -> None:
+        self._dispatcher.post(self._task_closing, None)
 
     def _io_written(self, total: int) -> None:
         self._written_bytes = total
@@ -836,15 +907,30 @@ class WebSocket(EventTarget):
         """
         dispatcher = self._dispatcher
         stop = dispatcher.stop
+        flow = self._flow
+        deadline = dispatcher.deadline
+        left = RUN_COUNT
         dispatcher.batch_started(self._task_messages, inbox)
         try:
             while True:
                 while inbox:
+                    data = inbox.popleft()
+                    flow.handled_bytes += len(data)
                     try:
-                        self._message(inbox.popleft())
+                        self._message(data)
                     except Exception as exc:
                         report_exception(exc)
-                    if stop is not None and inbox and stop():
+                    if flow.paused and not flow.resume_asked and flow.may_resume(self._inbox):
+                        flow.resume_asked = True
+                        io_thread().call(self._io_resume)
+                    # The turn is bounded (see Dispatcher.deadline): the rest runs after the
+                    # loop's other callbacks had theirs, first in line.
+                    left -= 1
+                    if inbox and (left <= 0 or _monotonic() >= deadline):
+                        dispatcher.end_turn()
+                        dispatcher.requeue(self._task_messages, inbox)
+                        return
+                    if inbox and stop is not None and stop():
                         dispatcher.requeue(self._task_messages, inbox)
                         return
                 if inbox is not self._inbox:
@@ -861,6 +947,11 @@ class WebSocket(EventTarget):
             raise
         finally:
             dispatcher.batch_ended()
+
+    def _task_closing(self, _: None) -> None:
+        self._written_seen = self._written_bytes
+        if self._ready_state == _OPEN:
+            self._ready_state = ReadyState.CLOSING
 
     def _message(self, data: str | bytes) -> None:
         self._written_seen = self._written_bytes
@@ -1149,7 +1240,15 @@ class WebSocket(EventTarget):
             for field in dataclasses.fields(self._options)
             if field.name != "extra"
         }
-        options.update(log_size=transcript.maxlen, reconnect=self._policy)
+        flow = self._flow
+        options.update(
+            log_size=transcript.maxlen,
+            reconnect=self._policy,
+            max_backlog=flow.max_messages,
+            max_backlog_bytes=flow.max_bytes,
+            drop_oldest=flow.drop_oldest,
+        )
+        backlog = flow.snapshot(self._inbox)
         return SocketStats(
             messages_in=transcript.messages_in,
             messages_out=transcript.messages_out,
@@ -1161,6 +1260,10 @@ class WebSocket(EventTarget):
             byte_rate_out=byte_rate_out,
             buffered_amount=max(0, self._queued_bytes - self._written_bytes),
             reconnects=transcript.reconnects,
+            backlog=backlog.messages,
+            backlog_bytes=backlog.bytes,
+            paused=backlog.paused,
+            dropped=backlog.dropped,
             created=transcript.created,
             options=types.MappingProxyType(options),
         )

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from ._format import format_size, format_time, plural
+from ._format import backlog_label, format_size, format_time, plural
 from ._panel_feed import (
     DEFAULT_LOG_SIZE,
     FILTER_PAGE,
@@ -122,6 +122,13 @@ class WebSocketPanel(anywidget.AnyWidget):  # type: ignore[misc]
     was_clean = traitlets.Bool(None, allow_none=True, help="wasClean once CLOSED.").tag(sync=True)
     error = traitlets.Unicode(help="Why the connection failed, if it did.").tag(sync=True)
     buffered_amount = traitlets.Int(0, help="Bytes sent and not yet written.").tag(sync=True)
+    backlog = traitlets.Int(
+        0, help="Received messages whose handlers have not run yet (the handler is behind)."
+    ).tag(sync=True)
+    backlog_paused = traitlets.Bool(
+        False, help="Whether reading stopped because the backlog is full."
+    ).tag(sync=True)
+    dropped = traitlets.Int(0, help="Messages drop_oldest dropped unhandled.").tag(sync=True)
     messages_in = traitlets.Int(0, help="Messages received.").tag(sync=True)
     messages_out = traitlets.Int(0, help="Messages sent.").tag(sync=True)
     bytes_in = traitlets.Int(0, help="Payload bytes received.").tag(sync=True)
@@ -340,6 +347,9 @@ def _summary(socket: WebSocket) -> tuple[dict[str, Any], list[str], list[dict[st
         f"in: {plural(values['messages_in'], 'message')}, {format_size(values['bytes_in'])} · "
         f"out: {plural(values['messages_out'], 'message')}, {format_size(values['bytes_out'])}"
     )
+    behind = backlog_label(values["backlog"], values["backlog_paused"], values["dropped"])
+    if behind:
+        lines.append(behind)
     records = socket.transcript.records(limit=SNAPSHOT_ROWS)
     rows = [record_to_row(r) for r in records]
     return values, lines, rows

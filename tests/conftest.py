@@ -9,6 +9,7 @@ from types import TracebackType
 import pytest
 
 import ipyws
+from ipyws._repeats import forget
 from tests.servers import HeldServer, TestServer
 
 CLOSE_WAIT = 5.0
@@ -39,6 +40,14 @@ def close_leftover_sockets() -> Iterator[None]:
         ws.close()
     for ws in leftovers:
         ws.wait_closed(timeout=CLOSE_WAIT)
+
+
+@pytest.fixture(autouse=True)
+def forget_repeated_errors() -> Iterator[None]:
+    """Start each test with no error counted as a repeat (see ipyws._repeats)."""
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

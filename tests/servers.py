@@ -79,7 +79,8 @@ Messages and closing:
     reject); with no ``code`` the Close frame has no body. ``?abrupt=1`` sends a ping and
     drops TCP instead.
 ``/ping-timeout``
-    Stops reading the socket once open, so the client's pings go unanswered.
+    Stops reading the socket once open, so the client's pings go unanswered; its receive
+    buffer is small, so what the client sends soon stays queued on the client's side.
 ``/invalid-utf8``
     Sends a text frame that is not valid UTF-8, then waits for the close.
 ``/burst?n=N``
@@ -88,6 +89,15 @@ Messages and closing:
 ``/reserved-opcode``
     Sends a text frame ``test`` then a frame with reserved opcode 3 (payload ``LOL``), in one
     write, like WPT ``events/015``; then waits for the close.
+``/flood?size=S&n=N``
+    Not WPT: text messages as fast as the client reads them (websockets' flow control),
+    each ``S`` characters long (default 100) and starting with its number (``0``, ``1``,
+    ...) and a space; ``N`` of them (default: until the client closes), then waits for the
+    close. :attr:`TestServer.flood_sent` counts the messages handed to the network.
+
+Any path with ``?hold=1`` (``&hold=1``) never answers the client's Close and never closes
+TCP: a server that went away without telling, after doing what its path says (with
+``/remote-close`` the closing handshake is then never completed).
 """
 
 from __future__ import annotations
@@ -95,6 +105,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import struct
 import threading
 import urllib.parse
@@ -324,7 +335,8 @@ async def _remote_close(connection: ServerConnection, route: _Route) -> None:
     reason = route.params.get("reason", "")
     # Written by hand so that any code can be sent, including ones websockets refuses.
     connection.transport.write(_frame(Opcode.CLOSE, _close_payload(code, reason)))
-    _mark_close_sent(connection, code, reason)
+    if route.params.get("hold") != "1":  # else the client's Close is swallowed (_handle)
+        _mark_close_sent(connection, code, reason)
 
 
 async def _invalid_utf8(connection: ServerConnection, route: _Route) -> None:
@@ -400,10 +412,13 @@ class TestServer:
             "/invalid-utf8": _invalid_utf8,
             "/reserved-opcode": _reserved_opcode,
             "/burst": _burst,
+            "/flood": self._flood,
         }
         self._handlers.update(dict.fromkeys(_REPLIES, _reply))
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._stalled: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        self.flood_sent = 0
+        """Messages the latest ``/flood`` connection has handed to the network."""
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -579,12 +594,38 @@ class TestServer:
         """Run the path's handler; a client that goes away early is no error."""
         assert connection.request is not None
         route = _Route.of(connection.request)
+        if route.params.get("hold") == "1":
+            self._stalled.add(connection)
+            _on_close_frame(connection, lambda frame: None)
         with contextlib.suppress(ConnectionClosed):
             await self._handlers[route.path](connection, route)
+            if route.params.get("hold") == "1":
+                await _drain(connection)
+
+    async def _flood(self, connection: ServerConnection, route: _Route) -> None:
+        """Send numbered messages as fast as the client reads them."""
+        size = int(route.params.get("size", "100"))
+        count = int(route.params["n"]) if "n" in route.params else None
+        self.flood_sent = 0
+        sequence = 0
+        while count is None or sequence < count:
+            head = b"%d " % sequence
+            await connection.send(head + b"x" * max(0, size - len(head)), text=True)
+            sequence += 1
+            self.flood_sent = sequence
+            if not sequence % 100:
+                # send() does not yield while the client keeps up: let the server read too.
+                await asyncio.sleep(0)
+        await _drain(connection)
 
     async def _ping_timeout(self, connection: ServerConnection, route: _Route) -> None:
         """Stop reading, so pings are never answered; stop() drops the connection."""
         self._stalled.add(connection)
+        # A small receive buffer, so what a client sends soon waits on the client's side
+        # (Linux lets a loopback receive buffer grow to tcp_rmem's maximum, often 32 MiB).
+        sock = connection.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         connection.transport.pause_reading()
         await connection.wait_closed()
 

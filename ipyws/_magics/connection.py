@@ -16,7 +16,18 @@ from .._platform import PYODIDE
 from .._reconnect import Reconnect
 from .._websocket import ReadyState, WebSocket
 from ..exceptions import DOMException
-from .parsing import Call, Parser, Subcommand, add_show_options, count, port, rate, seconds, size
+from .parsing import (
+    Call,
+    Parser,
+    Subcommand,
+    add_show_options,
+    count,
+    limit,
+    port,
+    rate,
+    seconds,
+    size,
+)
 
 if TYPE_CHECKING:
     from .magics import WSMagics
@@ -37,6 +48,8 @@ _TUNED: tuple[tuple[str, Callable[[str], float | None], str], ...] = (
     ("ping_timeout", seconds, "S"),
     ("open_timeout", seconds, "S"),
     ("close_timeout", seconds, "S"),
+    ("max_backlog", limit, "N"),
+    ("max_backlog_bytes", size, "BYTES"),
 )
 
 
@@ -146,6 +159,11 @@ def connect_parser() -> Parser:
     options.add_argument(
         "--log-pings", action="store_true", help="record pings and pongs in the transcript"
     )
+    options.add_argument(
+        "--drop-oldest",
+        action="store_true",
+        help="past the backlog limits, drop the oldest unhandled messages instead of pausing",
+    )
     again = parser.add_argument_group(
         "reconnecting (see the how-to 'Keep a feed running for hours')"
     )
@@ -247,6 +265,8 @@ def connect(magics: WSMagics, call: Call) -> None:
         options["user_agent"] = None if args.user_agent.lower() == "none" else args.user_agent
     if args.log_pings:
         options["log_pings"] = True
+    if args.drop_oldest:
+        options["drop_oldest"] = True
     policy = _reconnect_policy(prog, args)
     if policy is not None:
         options["reconnect"] = policy

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from IPython.display import display
 
-from .._format import escape, format_age, format_record, format_size
+from .._format import backlog_label, escape, format_age, format_record, format_size
 from .._url import redact_url
 from .._websocket import ReadyState, WebSocket, sockets
 from .parsing import Call, Parser, Subcommand, count
@@ -51,6 +51,7 @@ class SocketTable:
         "out",
         "bytes in",
         "bytes out",
+        "backlog",
         "age",
     )
 
@@ -126,6 +127,7 @@ def list_sockets(magics: WSMagics, call: Call) -> None:
                 str(stats.messages_out),
                 format_size(stats.bytes_in),
                 format_size(stats.bytes_out),
+                backlog_label(stats.backlog, stats.paused, stats.dropped, terse=True),
                 format_age(now - stats.created),
             )
         )

@@ -28,6 +28,7 @@ __all__ = [
     "add_show_options",
     "count",
     "interpolate",
+    "limit",
     "port",
     "rate",
     "seconds",
@@ -139,6 +140,11 @@ def size(text: str) -> int | None:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a number of bytes or 'none', not {text!r}")
     return int(text)
+
+
+def limit(text: str) -> int | None:
+    """Read a whole number >= 1, or None for 'none' and 'off'."""
+    return None if text.lower() in ("none", "off") else count(text)
 
 
 def count(text: str) -> int:

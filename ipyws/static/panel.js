@@ -132,9 +132,11 @@ function buildHeader(model, root, on, every, later) {
   const badge = h("span", "ipyws-badge");
   const rtt = h("span", "ipyws-rtt");
   rtt.title = "Round trip of the latest answered ping (keepalive or ws.ping())";
+  const behind = h("span", "ipyws-backlog");
+  behind.title = "Received messages whose handlers have not run yet (ws.backlog)";
   const url = h("span", "ipyws-url");
   const conn = h("span", "ipyws-conn");
-  top.append(badge, rtt, url, conn);
+  top.append(badge, rtt, behind, url, conn);
   // A socket made with reconnect=: the attempt and a live countdown to the next try.
   const retryLine = h("div", "ipyws-retry");
   const closeLine = h("div", "ipyws-closeinfo");
@@ -187,6 +189,15 @@ function buildHeader(model, root, on, every, later) {
     const ms = model.get("rtt");
     setText(rtt, ms === null || ms === undefined ? "" : `RTT ${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`);
     rtt.hidden = !rtt.textContent;
+    const waiting = model.get("backlog") || 0;
+    const dropped = model.get("dropped") || 0;
+    const parts = [];
+    if (waiting) parts.push(`handler behind by ${formatCount(waiting)}`);
+    if (model.get("backlog_paused")) parts.push("paused");
+    if (dropped) parts.push(`${formatCount(dropped)} dropped`);
+    behind.textContent = parts.join(" · ");
+    behind.hidden = !behind.textContent;
+    behind.dataset.paused = model.get("backlog_paused") ? "true" : "false";
     updateRetry();
     const reconnecting = state === "RECONNECTING" || (state === "CONNECTING" && model.get("reconnect_attempt") > 0);
     if ((state === "CLOSED" || reconnecting) && model.get("close_code") !== null) {
@@ -242,7 +253,7 @@ function buildHeader(model, root, on, every, later) {
     "state", "url", "connection", "close_code", "close_reason", "close_meaning", "close_line", "was_clean",
     "error", "protocol", "extensions", "buffered_amount", "messages_in", "messages_out",
     "bytes_in", "bytes_out", "rate", "created_at", "closed_at", "rtt", "reconnect_attempt",
-    "retry_at",
+    "retry_at", "backlog", "backlog_paused", "dropped",
   ]) {
     on(`change:${key}`, () => later(HEADER, update));
   }

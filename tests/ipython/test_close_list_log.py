@@ -137,10 +137,12 @@ def test_list_shows_name_url_state_protocol_counts_bytes_and_age(
     assert SocketTable.columns[2:4] == ("state", "reconnects")
     assert set(lines[1]) == {"-", " "}
     assert re.fullmatch(
-        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+-\s+1\s+1\s+5 B\s+5 B\s+\d+(\.\d)? s", lines[2]
+        rf"echo\s+{re.escape(echo_url)}\s+OPEN\s+-\s+-\s+1\s+1\s+5 B\s+5 B\s+0\s+\d+(\.\d)? s",
+        lines[2],
     ), lines[2]
     assert re.fullmatch(
-        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+-\s+0\s+0\s+0 B\s+0 B\s+\d+(\.\d)? s",
+        rf"other\s+{re.escape(echo_url)}\s+CLOSED 1000\s+-\s+-\s+0\s+0\s+0 B\s+0 B\s+0\s+"
+        rf"\d+(\.\d)? s",
         lines[3],
     ), lines[3]
 

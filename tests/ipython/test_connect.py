@@ -197,7 +197,13 @@ def test_no_compression_negotiates_no_extension(ip: InteractiveShell, echo_url: 
         ("--insecure", {"ssl": False}),
         ("--proxy http://127.0.0.1:3128", {"proxy": "http://127.0.0.1:3128"}),
         ("--no-proxy", {"proxy": None}),
+        ("--max-backlog 50 --drop-oldest", {"max_backlog": 50, "drop_oldest": True}),
+        (
+            "--max-backlog none --max-backlog-bytes 4096",
+            {"max_backlog": None, "max_backlog_bytes": 4096},
+        ),
         ("", {"max_size": 64 * 1024 * 1024, "ping_interval": 20.0, "proxy": True, "ssl": None}),
+        ("", {"max_backlog": 10_000, "max_backlog_bytes": 16 * 1024 * 1024, "drop_oldest": False}),
     ],
 )
 def test_connection_options_reach_the_socket(
@@ -205,8 +211,8 @@ def test_connection_options_reach_the_socket(
 ) -> None:
     """Each connection option is passed to WebSocket; options not given keep its defaults."""
     run(ip, f"%ws connect {silent_url} --as feed --no-display {flags}")
-    options = socket_named(ip, "feed")._options
-    assert {key: getattr(options, key) for key in expected} == expected
+    options = socket_named(ip, "feed").stats.options
+    assert {key: options[key] for key in expected} == expected
 
 
 def test_log_size_option_and_config_bound_the_transcript(
