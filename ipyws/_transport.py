@@ -468,7 +468,7 @@ class Connection:
         written (a peer that stopped reading): then the TCP connection is dropped (1006).
         """
         self._outbox.append((_CLOSE, (code, reason)))
-        self._io.call(self._closing_started)
+        self._io.call(self._close_requested)
         if not self._write_pending:
             self._write_pending = True
             self._io.call(self._wake_writer)
@@ -617,6 +617,17 @@ class Connection:
             self._conn.transport.abort()
         elif self._task is not None:
             self._task.cancel()
+
+    def _close_requested(self) -> None:
+        """close() was called: bound the handshake, and stop handing messages on.
+
+        The socket drops what arrives after close() (as the browser does); dropping it here
+        keeps a flood that goes on until the server reads the Close from filling the inbox.
+        """
+        self._closing_started()
+        conn = self._conn
+        if isinstance(conn, _DirectConnection) and conn.deliver is not None:
+            conn.deliver = _discard
 
     def _closing_started(self) -> None:
         """The closing handshake was asked for or has started: bound it by ``close_timeout``.
@@ -865,6 +876,10 @@ class Connection:
             self._fail("the interpreter is shutting down")
         else:
             self.close(CloseCode.GOING_AWAY, "")
+
+
+def _discard(data: str | bytes) -> None:
+    """Drop a message that arrived after close() was called."""
 
 
 def _failed(sent: Close, failure: BaseException | None) -> tuple[int, str, bool, BaseException]:
