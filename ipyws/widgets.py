@@ -44,6 +44,7 @@ from ._panel_feed import (
     feed_for,
     record_to_row,
 )
+from ._platform import PYODIDE
 from ._websocket import WebSocket
 
 __all__ = [
@@ -322,6 +323,8 @@ def panel(socket: WebSocket, *, log_size: int | None = None) -> WebSocketPanel:
 
 def _widget_frontend() -> bool:
     """Tell whether a kernel that can open widget comms runs (Jupyter, VS Code); not a terminal."""
+    if PYODIDE:  # JupyterLite's kernel opens widget comms through its own module
+        return "pyodide_kernel" in sys.modules
     if "ipykernel" not in sys.modules:
         return False
     from IPython import get_ipython

@@ -255,7 +255,7 @@ def ipyws_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
+class StaticHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the page's folder with the types Pyodide needs, quietly."""
 
     extensions_map = {  # noqa: RUF012 - http.server's own class attribute
@@ -285,7 +285,7 @@ class ChromiumSession(PyodideSession):
             shutil.copy(wheel, root / wheel.name)
         listing = [[w.name, False] for w in wheels] + [[w.name, True] for w in extras]
         (root / "wheels.json").write_text(json.dumps(listing))
-        handler = functools.partial(_Handler, directory=str(root))
+        handler = functools.partial(StaticHandler, directory=str(root))
         self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}/page.html"
@@ -349,7 +349,7 @@ class ChromiumSession(PyodideSession):
         self._http.server_close()
 
 
-def _chromium_missing() -> str | None:
+def chromium_missing() -> str | None:
     """Say what the Chromium variant lacks on this machine, or None."""
     from tests.browser import harness
 
@@ -381,7 +381,7 @@ def pyodide(
             log = stack.enter_context((folder / "pyodide.log").open("w"))
             session = NodeSession(wheels, extras, log)
         else:
-            missing = _chromium_missing()
+            missing = chromium_missing()
             if missing:
                 pytest.skip(missing)
             (folder / "site").mkdir()
