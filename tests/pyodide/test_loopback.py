@@ -171,3 +171,29 @@ def test_open_timeout(pyodide: PyodideSession, wpt: TestServer) -> None:
     assert types(events) == ["error", "close"]
     assert events[0]["cause"] == "TimeoutError"
     assert events[1]["code"] == 1006
+
+
+def test_reconnect_on_the_same_object(pyodide: PyodideSession, wpt: TestServer) -> None:
+    """reconnect= works over the browser's WebSocket: each close is followed by a new open."""
+    events = pyodide.json(
+        "import json, in_pyodide, ipyws\n"
+        f"ws = ipyws.WebSocket({wpt.url('/remote-close?code=4001&reason=again')!r},\n"
+        "    reconnect=ipyws.Reconnect(initial_delay=0.05, jitter=0, max_attempts=2))\n"
+        "events = []\n"
+        "for kind in ('open', 'error', 'close', 'reconnect'):\n"
+        "    ws.addEventListener(kind, lambda e: events.append(\n"
+        "        e.type + (f' {e.attempt}' if e.type == 'reconnect' else '')\n"
+        "        + (f' {e.code}' if e.type == 'close' else '')))\n"
+        "await ws.closed\n"
+        "json.dumps(events)"
+    )
+    assert events == [
+        "open",
+        "close 4001",
+        "reconnect 1",
+        "open",
+        "close 4001",
+        "reconnect 2",
+        "open",
+        "close 4001",
+    ]
