@@ -281,6 +281,7 @@ const TAIL_PAGE = 30; // matches asked for among rows that just arrived
 const CACHE_LIMIT = 3000; // rows a view keeps before it forgets the far ones
 const MAX_ENTRIES = 5000; // rows and gaps a filtered view keeps
 const RETRY_MS = 5000; // a request unanswered this long may be sent again
+const FOLLOW_MS = 100; // the least time between two moves of a list that follows the feed
 const ROW_DATA_LIMIT = 8192; // characters of a message the detail view asks for first
 
 function buildLog(model, root, on, later) {
@@ -462,6 +463,7 @@ function buildLog(model, root, on, later) {
   };
   let drawnTop = -1; // where draw() left the scroller: its own scroll events change nothing
   const draw = () => {
+    lastDraw = performance.now();
     const n = size();
     sizer.style.height = `${n * ROW_HEIGHT}px`;
     // The list is a layout boundary (contain: strict), and draw() runs before anything else
@@ -512,6 +514,20 @@ function buildLog(model, root, on, later) {
     showCount(n);
   };
   const redraw = () => later(LOG, draw);
+  // Following the feed, the list moves at most 10 times a second: the header keeps the update
+  // rate, and rows nobody could read that fast do not cost the page a frame each.
+  let lastDraw = 0;
+  let followTimer = 0;
+  const redrawSoon = () => {
+    const wait = FOLLOW_MS - (performance.now() - lastDraw);
+    if (!stick || paused || wait <= 0) redraw();
+    else if (!followTimer) {
+      followTimer = setTimeout(() => {
+        followTimer = 0;
+        redraw();
+      }, wait);
+    }
+  };
 
   const showCount = (n) => {
     if (paused) {
@@ -566,7 +582,7 @@ function buildLog(model, root, on, later) {
       keepPlace(first - lastFirst);
     }
     lastFirst = first;
-    redraw();
+    redrawSoon();
   };
   on("change:log_total", onUpdate);
   on("change:log_first", onUpdate);
