@@ -18,9 +18,18 @@
 Clients: ``ws-async`` (websockets' asyncio client, ``async for``), ``wsc-app`` (websocket-client's
 ``WebSocketApp``), ``ipyws`` (plain Python: handlers on the ipyws-dispatch thread),
 ``ipyws-asyncio`` (handlers on the program's asyncio loop, as in a kernel), and the same two
-with ``+panel`` (the live panel attached; its frontend updates are counted). Every client uses
-its library's defaults except that websockets' clients turn compression off and lift
-``max_size``, as the baselines in ``research/perf-anchors.md`` did; the server declines
+with ``+panel`` (the live panel attached; its frontend updates are counted) or on one engine,
+``ipyws[ENGINE]`` / ``ipyws-asyncio[ENGINE]`` (``engine=ENGINE``).
+
+The candidate engines, measured as their own benchmarks use them: ``aiohttp``
+(``ClientSession().ws_connect()``, ``async for``), ``picows`` (the bare engine: a
+``WSListener`` that joins fragments and decodes text; ``picows-uvloop`` the same on uvloop),
+``picows-compat`` (``picows.websockets.connect``, picows' websockets-compatible client,
+``async for``) and ``ws-sansio`` (websockets' Sans-IO ``ClientProtocol`` driven by a bare
+asyncio ``Protocol``: websockets' parser without its tasks and queues).
+
+Every client uses its library's defaults except that compression is off and the message size
+limit lifted, as the baselines in ``research/perf-anchors.md`` did; the server declines
 compression anyway.
 """
 
@@ -33,7 +42,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 __all__ = ["CLIENTS", "ECHO_WARMUP", "WORKLOADS", "main", "path_for"]
@@ -170,20 +179,26 @@ def _counting_handler(
 # -- websockets asyncio -------------------------------------------------------------------------
 
 
-async def _ws_async(meter: Meter, url: str) -> None:
-    from websockets.asyncio.client import connect
+async def _echo_round_trips(
+    meter: Meter, send: Callable[[str], Awaitable[Any]], receive: Callable[[], Awaitable[Any]]
+) -> None:
+    """Run the echo workload over an awaitable ``send`` / ``receive`` pair."""
+    meter.restart()
+    for i in range(ECHO_WARMUP + meter.n):
+        t0 = time.perf_counter_ns()
+        await send(ECHO_PAYLOAD)
+        await receive()
+        if i >= ECHO_WARMUP:
+            meter.samples.append(time.perf_counter_ns() - t0)
+            meter.count += 1
+    meter.finish()
 
+
+async def _ws_async(meter: Meter, url: str, connect: Any) -> None:
+    """Measure a websockets-style ``connect`` (websockets' own or picows' compatible one)."""
     if meter.workload == "echo":
         async with connect(url, compression=None, max_size=None) as ws:
-            meter.restart()
-            for i in range(ECHO_WARMUP + meter.n):
-                t0 = time.perf_counter_ns()
-                await ws.send(ECHO_PAYLOAD)
-                await ws.recv()
-                if i >= ECHO_WARMUP:
-                    meter.samples.append(time.perf_counter_ns() - t0)
-                    meter.count += 1
-            meter.finish()
+            await _echo_round_trips(meter, ws.send, ws.recv)
         return
     handler = _counting_handler(meter, lambda: None)
     meter.restart()
@@ -194,7 +209,9 @@ async def _ws_async(meter: Meter, url: str) -> None:
 
 def run_ws_async(meter: Meter, url: str) -> dict[str, Any]:
     """Measure websockets' asyncio client."""
-    asyncio.run(_ws_async(meter, url))
+    from websockets.asyncio.client import connect
+
+    asyncio.run(_ws_async(meter, url, connect))
     return meter.result()
 
 
@@ -258,6 +275,183 @@ def run_wsc_app(meter: Meter, url: str) -> dict[str, Any]:
     return meter.result()
 
 
+# -- websockets' Sans-IO core on a bare asyncio Protocol ----------------------------------------
+
+
+async def _ws_sansio(meter: Meter, url: str) -> None:
+    """Drive websockets' Sans-IO ``ClientProtocol`` from ``data_received``: its parser, no tasks."""
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.uri import parse_uri
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    echo = _Echo(meter) if meter.workload == "echo" else None
+    handler = _counting_handler(meter, lambda: None)
+    uri = parse_uri(url)
+
+    class Client(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+            self.ws = ClientProtocol(uri, max_size=None)
+            self.ws.send_request(self.ws.connect())
+            self.flush()
+            self.parts: list[bytes] = []
+
+        def flush(self) -> None:
+            for data in self.ws.data_to_send():
+                if data:
+                    self.transport.write(data)
+                else:
+                    self.transport.write_eof()
+
+        def send(self, text: str) -> None:
+            self.ws.send_text(text.encode())
+            self.flush()
+
+        def data_received(self, data: bytes) -> None:
+            self.ws.receive_data(data)
+            for event in self.ws.events_received():
+                if not isinstance(event, Frame):  # the handshake's Response
+                    if echo is not None:
+                        echo.start(self.send)
+                elif event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                    self.parts.append(bytes(event.data))
+                    if not event.fin:
+                        continue
+                    if event.opcode != Opcode.CONT:
+                        self.first = event.opcode
+                    data = b"".join(self.parts) if len(self.parts) > 1 else self.parts[0]
+                    self.parts = []
+                    message = data.decode() if self.first == Opcode.TEXT else data
+                    if echo is None:
+                        handler(message)
+                    elif echo.replied():
+                        self.ws.send_close(1000)
+                    else:
+                        echo.send(self.send)
+            self.flush()
+
+        def eof_received(self) -> bool | None:
+            self.ws.receive_eof()
+            self.flush()
+            return None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not done.done():
+                done.set_result(None)
+
+    meter.restart()
+    await loop.create_connection(Client, uri.host, uri.port)
+    await asyncio.wait_for(done, TIMEOUT)
+
+
+def run_ws_sansio(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure websockets' Sans-IO protocol driven by a bare asyncio ``Protocol``."""
+    asyncio.run(_ws_sansio(meter, url))
+    return meter.result()
+
+
+# -- aiohttp ------------------------------------------------------------------------------------
+
+
+async def _aiohttp(meter: Meter, url: str) -> None:
+    import aiohttp
+
+    handler = _counting_handler(meter, lambda: None)
+    async with aiohttp.ClientSession() as session:
+        if meter.workload == "echo":
+            async with session.ws_connect(url, compress=0, max_msg_size=0) as ws:
+                await _echo_round_trips(meter, ws.send_str, ws.receive)
+            return
+        meter.restart()
+        async with session.ws_connect(url, compress=0, max_msg_size=0) as ws:
+            async for message in ws:
+                handler(message.data)
+
+
+def run_aiohttp(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure aiohttp's client: ``ClientSession().ws_connect()``, ``async for``."""
+    asyncio.run(_aiohttp(meter, url))
+    return meter.result()
+
+
+# -- picows -------------------------------------------------------------------------------------
+
+
+async def _picows(meter: Meter, url: str) -> None:
+    """Receive with a bare picows ``WSListener``: frames in, fragments joined, text decoded."""
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+    echo = _Echo(meter) if meter.workload == "echo" else None
+    handler = _counting_handler(meter, lambda: None)
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.parts: list[bytes] = []
+            self.first = WSMsgType.TEXT
+            if echo is not None:
+                echo.start(lambda text: transport.send(WSMsgType.TEXT, text.encode()))
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            if kind == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+                return
+            if kind not in (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION):
+                return  # picows answers pings itself
+            if frame.fin and not self.parts:  # the usual case: a whole message in one frame
+                message: Any = (
+                    frame.get_payload_as_utf8_text()
+                    if kind == WSMsgType.TEXT
+                    else frame.get_payload_as_bytes()
+                )
+            else:
+                if kind != WSMsgType.CONTINUATION:
+                    self.first = kind
+                self.parts.append(frame.get_payload_as_bytes())
+                if not frame.fin:
+                    return
+                data = b"".join(self.parts)
+                self.parts = []
+                message = data.decode() if self.first == WSMsgType.TEXT else data
+            if echo is None:
+                handler(message)
+            elif echo.replied():
+                transport.send_close()
+                transport.disconnect()
+            else:
+                echo.send(lambda text: transport.send(WSMsgType.TEXT, text.encode()))
+
+    meter.restart()
+    transport, _ = await ws_connect(Listener, url, max_frame_size=1 << 30)
+    await asyncio.wait_for(transport.wait_disconnected(), TIMEOUT)
+
+
+def run_picows(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure picows' frame API on asyncio's default loop."""
+    asyncio.run(_picows(meter, url))
+    return meter.result()
+
+
+def run_picows_uvloop(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure picows' frame API on uvloop."""
+    import uvloop
+
+    uvloop.run(_picows(meter, url))
+    return meter.result()
+
+
+def run_picows_compat(meter: Meter, url: str) -> dict[str, Any]:
+    """Measure ``picows.websockets``, picows' websockets-compatible asyncio client."""
+    from picows.websockets import connect
+
+    asyncio.run(_ws_async(meter, url, connect))
+    return meter.result()
+
+
 # -- ipyws --------------------------------------------------------------------------------------
 
 
@@ -280,13 +474,16 @@ def _attach_panel(ws: Any) -> Any:
 
 
 def _ipyws_socket(
-    meter: Meter, url: str, on_done: Callable[[], None], panel: bool
+    meter: Meter, url: str, on_done: Callable[[], None], panel: bool, engine: str | None
 ) -> tuple[Any, Any]:
     """Open an ipyws socket whose handlers measure ``meter``'s workload; return it and its panel.
 
     ``on_done`` is also called if the socket closes first (see :func:`_check_complete`).
+    ``engine`` chooses the protocol engine (``engine=``); None leaves ipyws's default.
     """
     from ipyws import WebSocket
+
+    options: dict[str, Any] = {} if engine is None else {"engine": engine}
 
     if panel:
         # Imported before the clock starts, as in a session that displays many sockets:
@@ -306,12 +503,14 @@ def _ipyws_socket(
             else:
                 echo.send(event.target.send)
 
-        ws = WebSocket(url, onopen=on_open, onmessage=on_echo, onclose=lambda _: on_done())
+        ws = WebSocket(
+            url, onopen=on_open, onmessage=on_echo, onclose=lambda _: on_done(), **options
+        )
     else:
         # The handler takes the event; binary data arrives as a Blob (the default binaryType).
         on_message = _counting_handler(meter, on_done, lambda event: event.data.size)
         meter.restart()
-        ws = WebSocket(url, onmessage=on_message, onclose=lambda _: on_done())
+        ws = WebSocket(url, onmessage=on_message, onclose=lambda _: on_done(), **options)
     view = _attach_panel(ws) if panel else None
     return ws, view
 
@@ -332,10 +531,12 @@ def _check_complete(meter: Meter, ws: Any) -> None:
         )
 
 
-def run_ipyws(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
+def run_ipyws(
+    meter: Meter, url: str, panel: bool = False, engine: str | None = None
+) -> dict[str, Any]:
     """Measure ipyws in plain Python: handlers run on the ipyws-dispatch thread."""
     done = threading.Event()
-    ws, view = _ipyws_socket(meter, url, done.set, panel)
+    ws, view = _ipyws_socket(meter, url, done.set, panel, engine)
     if not done.wait(TIMEOUT):
         raise TimeoutError(f"only {meter.count} of {meter.n} messages in {TIMEOUT} s")
     _check_complete(meter, ws)
@@ -344,9 +545,9 @@ def run_ipyws(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
     return meter.result(**extra)
 
 
-async def _ipyws_asyncio(meter: Meter, url: str, panel: bool) -> dict[str, Any]:
+async def _ipyws_asyncio(meter: Meter, url: str, panel: bool, engine: str | None) -> dict[str, Any]:
     done = asyncio.Event()
-    ws, view = _ipyws_socket(meter, url, done.set, panel)
+    ws, view = _ipyws_socket(meter, url, done.set, panel, engine)
     await asyncio.wait_for(done.wait(), TIMEOUT)
     _check_complete(meter, ws)
     extra = _panel_extra(meter, view)
@@ -354,19 +555,36 @@ async def _ipyws_asyncio(meter: Meter, url: str, panel: bool) -> dict[str, Any]:
     return meter.result(**extra)
 
 
-def run_ipyws_asyncio(meter: Meter, url: str, panel: bool = False) -> dict[str, Any]:
+def run_ipyws_asyncio(
+    meter: Meter, url: str, panel: bool = False, engine: str | None = None
+) -> dict[str, Any]:
     """Measure ipyws in an asyncio program: handlers run on the program's loop."""
-    return asyncio.run(_ipyws_asyncio(meter, url, panel))
+    return asyncio.run(_ipyws_asyncio(meter, url, panel, engine))
 
 
 CLIENTS: dict[str, Callable[[Meter, str], dict[str, Any]]] = {
     "ws-async": run_ws_async,
     "wsc-app": run_wsc_app,
+    "ws-sansio": run_ws_sansio,
+    "aiohttp": run_aiohttp,
+    "picows": run_picows,
+    "picows-uvloop": run_picows_uvloop,
+    "picows-compat": run_picows_compat,
     "ipyws": run_ipyws,
     "ipyws-asyncio": run_ipyws_asyncio,
     "ipyws+panel": lambda meter, url: run_ipyws(meter, url, panel=True),
     "ipyws-asyncio+panel": lambda meter, url: run_ipyws_asyncio(meter, url, panel=True),
 }
+
+
+def client_runner(name: str) -> Callable[[Meter, str], dict[str, Any]]:
+    """Return the measurement called ``name``: a key of CLIENTS, or ``ipyws[ENGINE]`` and
+    ``ipyws-asyncio[ENGINE]`` for ipyws on the protocol engine ENGINE."""
+    base, bracket, engine = name.partition("[")
+    if not bracket:
+        return CLIENTS[name]
+    runner = {"ipyws": run_ipyws, "ipyws-asyncio": run_ipyws_asyncio}[base]
+    return lambda meter, url: runner(meter, url, engine=engine.removesuffix("]"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     n = int(count)
     meter = Meter(workload, n)
     url = base.rstrip("/") + path_for(workload, n)
-    result = CLIENTS[client](meter, url)
+    result = client_runner(client)(meter, url)
     result["client"] = client
     print(json.dumps(result), flush=True)
     return 0

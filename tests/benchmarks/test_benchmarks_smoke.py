@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from benchmarks.chromium_client import available as chromium_available
+from benchmarks.run import ENGINE_CLIENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -55,6 +56,28 @@ def _summarize(files: list[Path]) -> str:
     return result.stdout
 
 
+#: What each workload measures, and the bounds any real measurement lies within.
+SANE = {
+    "feed100": ("msg_s", 100.0, 1e8),
+    "feed4k": ("msg_s", 100.0, 1e8),
+    "memory": ("msg_s", 100.0, 1e8),
+    "big": ("mib_s", 1.0, 1e6),
+    "echo": ("p50_us", 1.0, 1e6),
+}
+
+
+def _assert_sane(records: list[dict[str, Any]]) -> None:
+    """Each measurement received every message and its figure is a real one (not a speed test)."""
+    for record in records:
+        key, low, high = SANE[record["workload"]]
+        assert record["count"] == record["n"], record
+        assert low < record[key] < high, record
+        assert record["peak_rss_mib"] > 5, record
+    workloads = {(r["client"], r["workload"]) for r in records}
+    clients = {client for client, _ in workloads}
+    assert {(c, w) for c in clients for w in ("feed100", "feed4k", "echo", "big")} <= workloads
+
+
 def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     """A tiny run of every client-side workload completes and prints its tables and targets."""
     args = ["--quick", "--scale", "0.05", "--workloads", "feed100,feed4k,echo,big,memory"]
@@ -64,7 +87,10 @@ def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     failures = [r for r in records if "error" in r]
     assert failures == []
     clients = {r["client"] for r in records if r["workload"] == "feed100"}
-    assert {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel"} <= clients
+    assert {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel", *ENGINE_CLIENTS} <= (
+        clients
+    )
+    _assert_sane([r for r in records[1:] if r["client"] in ENGINE_CLIENTS])
     assert records[0]["workload"] == "machine" and records[0]["python"]
     for heading in (
         "### Throughput and latency",
