@@ -12,7 +12,10 @@ from ._version import __version__
 if TYPE_CHECKING:
     import ssl as ssl_module  # not importable under Pyodide until loaded
 
-__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_USER_AGENT", "Options"]
+__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_USER_AGENT", "ENGINES", "Options"]
+
+#: The protocol engines ``engine=`` accepts (see ``ipyws._engines``).
+ENGINES = ("websockets", "picows")
 
 #: Largest incoming message accepted by default, in bytes (the browser sets no limit; a
 #: notebook needs one so a runaway server cannot exhaust the kernel's memory).
@@ -54,4 +57,6 @@ class Options:
     user_agent: str | None
     #: Report each Ping and Pong frame to the socket (``Sink.control``).
     log_pings: bool
+    #: The protocol engine asked for: "websockets", "picows", or None for the default.
+    engine: str | None
     extra: Mapping[str, Any] = field(default_factory=dict)

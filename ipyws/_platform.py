@@ -1,6 +1,7 @@
 """The one platform choice: which transport carries connections (and parses URLs).
 
-Under CPython: ``websockets`` on the ipyws I/O thread (``ipyws._transport``), URLs by
+Under CPython: ``websockets`` or picows on the ipyws I/O thread (``ipyws._transport``,
+``ipyws._engines``), URLs by
 ``ada-url``. Under Pyodide (JupyterLite): the browser's own ``WebSocket`` on Pyodide's event
 loop, URLs by the platform's ``URL`` (both in ``ipyws._pyodide``; ``_url`` takes its
 parser from there itself, since the CPython transport imports ``_url``). Everything else
@@ -15,14 +16,24 @@ from typing import Any
 
 from ._options import Options
 
-__all__ = ["PYODIDE", "Connection", "check_blocking", "check_options", "io_thread"]
+__all__ = [
+    "PYODIDE",
+    "Connection",
+    "check_blocking",
+    "check_options",
+    "io_thread",
+    "new_connection",
+]
 
 #: True under Pyodide, where there are no threads and the browser does the networking.
 PYODIDE = sys.platform == "emscripten"
 
 if sys.platform == "emscripten":
     from ._pyodide import Connection, check_blocking, check_options, io_thread
+
+    new_connection = Connection
 else:
+    from ._engines import new_connection
     from ._transport import Connection, io_thread
 
     def check_options(options: Options, defaults: Mapping[str, Any]) -> None:

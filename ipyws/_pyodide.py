@@ -151,6 +151,8 @@ def _refusals(options: Options, defaults: Mapping[str, Any]) -> list[tuple[str, 
         refused.append(("user_agent", "the browser sends its own User-Agent header"))
     if options.log_pings:
         refused.append(("log_pings", "the browser does not show Ping and Pong frames to pages"))
+    if options.engine is not None:
+        refused.append(("engine", "the browser's own WebSocket carries every connection"))
     return refused
 
 
@@ -183,6 +185,9 @@ def check_blocking(helper: str, await_form: str) -> None:
 
 class Connection:
     """One connection over ``js.WebSocket``; its methods run on Pyodide's only thread."""
+
+    #: What carries the connection (``ws.stats.engine``): the browser's own WebSocket.
+    engine = "browser"
 
     def __init__(
         self,

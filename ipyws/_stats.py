@@ -55,6 +55,9 @@ class SocketStats:
     dropped: int
     #: When the socket was made (seconds since the epoch).
     created: float
+    #: The protocol engine carrying the connection: ``"websockets"`` or ``"picows"`` (the
+    #: ``engine`` option, after any fallback), ``"browser"`` under Pyodide.
+    engine: str
     #: The keyword options the socket was made with, defaults filled in (read-only). Left
     #: out of the repr: headers and a proxy URL may carry credentials.
     options: Mapping[str, Any] = dataclasses.field(repr=False)

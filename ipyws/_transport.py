@@ -366,19 +366,9 @@ class _DirectConnection(ClientConnection):
                 pong_received = self._ping_now()
                 if self.ping_timeout is None:
                     continue
-                buffered = self.transport.get_write_buffer_size()
-                while True:
-                    try:
-                        latency = await asyncio.wait_for(
-                            asyncio.shield(pong_received), self.ping_timeout
-                        )
-                        break
-                    except asyncio.TimeoutError:
-                        now_buffered = self.transport.get_write_buffer_size()
-                        progress = 0 < now_buffered < buffered
-                        buffered = now_buffered
-                        if not (progress or self.reading_paused()):
-                            break
+                latency = await wait_for_pong(
+                    pong_received, self.ping_timeout, self.transport, self.reading_paused
+                )
                 if not pong_received.done():
                     if self.protocol.state is State.OPEN:
                         self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
@@ -386,6 +376,30 @@ class _DirectConnection(ClientConnection):
                     return
         except ConnectionClosed:
             pass
+
+
+async def wait_for_pong(
+    pong: asyncio.Future[float],
+    timeout: float,
+    transport: asyncio.WriteTransport,
+    reading_paused: Callable[[], bool],
+) -> float:
+    """Wait for a keepalive Pong: its round trip, or the last one (0.0) if it did not come.
+
+    The wait is ``timeout``, prolonged only while there is progress the Pong may be queued
+    behind: ipyws paused reading, or the write buffer shrank (a slow peer still reading a
+    big upload). Whether it came: ``pong.done()``.
+    """
+    buffered = transport.get_write_buffer_size()
+    while True:
+        try:
+            return await asyncio.wait_for(asyncio.shield(pong), timeout)
+        except asyncio.TimeoutError:
+            now_buffered = transport.get_write_buffer_size()
+            progress = 0 < now_buffered < buffered
+            buffered = now_buffered
+            if not (progress or reading_paused()):
+                return 0.0
 
 
 def assembler_queue(conn: ClientConnection) -> deque[Frame] | None:
@@ -405,7 +419,14 @@ _CLOSE = object()  # outbox marker: start the closing handshake after everything
 
 
 class Connection:
-    """One WebSocket connection on the I/O thread; its methods may be called from any thread."""
+    """One WebSocket connection on the I/O thread; its methods may be called from any thread.
+
+    This class is the websockets engine; ``_engine_picows.PicowsConnection`` is the picows
+    one, sharing the outbox, ``close_timeout`` and the close report from here.
+    """
+
+    #: The protocol engine carrying the connection (see ``ipyws._engines``).
+    engine = "websockets"
 
     def __init__(
         self,

@@ -15,11 +15,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._options import ENGINES
 from ._text import escape_controls, type_name
 from .exceptions import DOMSyntaxError
 
 __all__ = [
     "check_count",
+    "check_engine",
     "check_flag",
     "check_header_value",
     "check_headers",
@@ -132,6 +134,17 @@ def check_flag(option: str, value: object) -> bool:
     """Check a switch: True or False (``compression='no'`` must not read as True)."""
     if not isinstance(value, bool):
         raise TypeError(f"{option} must be True or False, not {type_name(value)}")
+    return value
+
+
+def check_engine(value: object) -> str | None:
+    """Check ``engine``: one of `ENGINES`, or None for the default engine."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"engine must be a str or None, not {type_name(value)}")
+    if value not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, not {value!r}")
     return value
 
 

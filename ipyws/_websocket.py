@@ -44,7 +44,14 @@ from ._events import (
 )
 from ._flow import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Backlog, Flow
 from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Options
-from ._platform import PYODIDE, Connection, check_blocking, check_options, io_thread
+from ._platform import (
+    PYODIDE,
+    Connection,
+    check_blocking,
+    check_options,
+    io_thread,
+    new_connection,
+)
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
 from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name, utf8
@@ -52,6 +59,7 @@ from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._url import WebSocketURL, parse_websocket_url, url_credentials
 from ._validation import (
     check_count,
+    check_engine,
     check_flag,
     check_headers,
     check_optional_str,
@@ -273,6 +281,10 @@ class WebSocket(EventTarget):
             behaviour.
         log_pings: record each Ping and Pong frame in the [`transcript`][ipyws.Transcript]
             (default False).
+        engine: the protocol engine, ``"websockets"`` or ``"picows"`` (faster); None
+            (default) for the default engine. Options only websockets honours (a proxy)
+            make the socket use it whatever is asked; [`stats`][ipyws.WebSocket.stats]
+            shows the engine in use.
         max_backlog: received messages that may wait for their handlers; None for no limit.
             Past it the socket stops reading until the handlers have caught up to half of
             it, so TCP slows the server and nothing is lost (see
@@ -322,6 +334,7 @@ class WebSocket(EventTarget):
         log_size: int = DEFAULT_LOG_SIZE,
         reconnect: bool | Reconnect | None = None,
         log_pings: bool = False,
+        engine: str | None = None,
         max_backlog: int | None = DEFAULT_MAX_BACKLOG,
         max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES,
         drop_oldest: bool = False,
@@ -349,6 +362,7 @@ class WebSocket(EventTarget):
             ping_timeout=check_seconds("ping_timeout", ping_timeout),
             user_agent=check_optional_str("user_agent", user_agent, "User-Agent"),
             log_pings=check_flag("log_pings", log_pings),
+            engine=check_engine(engine),
         )
         log_size = check_count("log_size", log_size)
         if ssl is not None and ssl is not False and not parsed.secure:
@@ -442,7 +456,7 @@ class WebSocket(EventTarget):
         #: What the I/O thread reports to (one per socket, across its connections).
         self._sink = _SocketSink(self)
         _defer_io_wakeups()
-        self._connection = Connection(self._sink, parsed, protocol_list, options, self._redact)
+        self._connection = new_connection(self._sink, parsed, protocol_list, options, self._redact)
         self._io_connection = self._connection
         # In plain Python the dispatch thread could fire onopen before this returns.
         with held(self._dispatcher):
@@ -818,7 +832,7 @@ class WebSocket(EventTarget):
         self._io_timer = None
         if self._reconnect_stopped or io_thread().closing:
             return  # close() was called: its _io_stop reports the final close
-        connection = Connection(
+        connection = new_connection(
             self._sink, self._parsed, self._protocols, self._options, self._redact
         )
         self._io_connection = connection
@@ -1265,6 +1279,7 @@ class WebSocket(EventTarget):
             paused=backlog.paused,
             dropped=backlog.dropped,
             created=transcript.created,
+            engine=self._connection.engine,
             options=types.MappingProxyType(options),
         )
 

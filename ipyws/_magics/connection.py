@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from .._format import format_size
+from .._options import ENGINES
 from .._platform import PYODIDE
 from .._reconnect import Reconnect
 from .._websocket import ReadyState, WebSocket
@@ -160,6 +161,11 @@ def connect_parser() -> Parser:
         "--log-pings", action="store_true", help="record pings and pongs in the transcript"
     )
     options.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="the protocol engine (picows is the faster; default: the engine= default)",
+    )
+    options.add_argument(
         "--drop-oldest",
         action="store_true",
         help="past the backlog limits, drop the oldest unhandled messages instead of pausing",
@@ -267,6 +273,8 @@ def connect(magics: WSMagics, call: Call) -> None:
         options["log_pings"] = True
     if args.drop_oldest:
         options["drop_oldest"] = True
+    if args.engine is not None:
+        options["engine"] = args.engine
     policy = _reconnect_policy(prog, args)
     if policy is not None:
         options["reconnect"] = policy

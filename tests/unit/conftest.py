@@ -1,4 +1,5 @@
-"""Fixtures for the unit tier: a recording fake transport instead of the network."""
+"""Fixtures for the unit tier: a recording fake transport instead of the network; every
+test runs once per protocol engine (see tests.engines)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import ipyws._websocket
 from ipyws._text import Redactor
 from ipyws._transport import Options
 from ipyws._url import WebSocketURL
+from tests.engines import engine, pytest_generate_tests
+
+__all__ = ["engine", "pytest_generate_tests"]
 
 WAIT = 5.0
 """Seconds any unit-tier wait may take (the dispatch thread only has to run a few tasks)."""
@@ -24,6 +28,8 @@ class FakeConnection:
     Tests drive the socket through the same ``Sink`` calls the I/O thread makes
     (:meth:`open`, :meth:`receive`, :meth:`written`, :meth:`closed`).
     """
+
+    engine = "fake"
 
     def __init__(
         self,
@@ -102,7 +108,7 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FakeConnection
         made.append(connection)
         return connection
 
-    monkeypatch.setattr(ipyws._websocket, "Connection", factory)
+    monkeypatch.setattr(ipyws._websocket, "new_connection", factory)
     yield made
     for connection in made:
         if connection.socket.readyState != ipyws.WebSocket.CLOSED:

@@ -178,7 +178,8 @@ def test_url_is_read_only(make_socket: Make) -> None:
         pytest.param(["echo"], ["echo"], id="list-of-one"),
         pytest.param(["echo", "chat"], ["echo", "chat"], id="list"),
         pytest.param(("chat", "echo"), ["chat", "echo"], id="tuple-keeps-order"),
-        pytest.param((p for p in ["a", "b"]), ["a", "b"], id="iterable"),
+        # Not a generator: the test runs once per engine, and a generator only once.
+        pytest.param(dict.fromkeys(["a", "b"]).keys(), ["a", "b"], id="iterable"),
         pytest.param("null", ["null"], id="null-token"),
         pytest.param(
             ["v1.json.api", "x-Y_z~!#$%&'*+-.^`|"],
