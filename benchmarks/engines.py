@@ -301,6 +301,10 @@ def _failed(out: Outcome) -> str:
     return f"fails ({out.error})" if out.error else "fails"
 
 
+def _opens(out: Outcome) -> str:
+    return "opens" if out.opened else f"**fails** ({out.error})"
+
+
 def _deflate(out: Outcome) -> str:
     offer = out.requests[0].get("sec-websocket-extensions") if out.requests else None
     return "offered" if offer and "permessage-deflate" in offer else "**not offered**"
@@ -366,6 +370,11 @@ CHECKS: list[Check] = [
         subprotocols=["chat"],
     ),
     Check("wrong Sec-WebSocket-Accept", Script(accept="d3Jvbmc=", frames=[]), _failed),
+    Check(
+        "101 with an unusual reason phrase (`101 null`)",
+        Script(status="101 null", frames=[_close(1000)]),
+        _opens,
+    ),
     Check("302 redirect to a ws:// URL", Script(redirect="ws", frames=[_close(1000)]), _redirect),
     Check(
         "302 redirect to an http:// URL", Script(redirect="http", frames=[_close(1000)]), _redirect
