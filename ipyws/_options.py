@@ -5,17 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._version import __version__
 
 if TYPE_CHECKING:
     import ssl as ssl_module  # not importable under Pyodide until loaded
 
-__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_USER_AGENT", "ENGINES", "Options"]
+__all__ = ["DEFAULT_MAX_SIZE", "DEFAULT_USER_AGENT", "ENGINES", "Engine", "Options"]
 
-#: The protocol engines ``engine=`` accepts (see ``ipyws._engines``).
-ENGINES = ("websockets", "picows")
+#: The protocol engines ``engine=`` accepts (see ``ipyws._engines``); ``%ws connect
+#: --engine`` offers the same choices, read from this annotation.
+Engine = Literal["websockets", "picows"]
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 #: Largest incoming message accepted by default, in bytes (the browser sets no limit; a
 #: notebook needs one so a runaway server cannot exhaust the kernel's memory).

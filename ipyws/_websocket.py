@@ -43,7 +43,7 @@ from ._events import (
     received_message_event,
 )
 from ._flow import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Backlog, Flow
-from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Options
+from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Engine, Options
 from ._platform import (
     PYODIDE,
     Connection,
@@ -334,7 +334,7 @@ class WebSocket(EventTarget):
         log_size: int = DEFAULT_LOG_SIZE,
         reconnect: bool | Reconnect | None = None,
         log_pings: bool = False,
-        engine: str | None = None,
+        engine: Engine | None = None,
         max_backlog: int | None = DEFAULT_MAX_BACKLOG,
         max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES,
         drop_oldest: bool = False,

@@ -21,6 +21,8 @@ subcommand's parser beside its command):
 * ``parsing.py``: the argparse parts every subcommand shares, and ``Subcommand``;
 * ``connection.py`` (connect, demo, close), ``sending.py`` (send), ``inspection.py``
   (list, log), ``handlers.py`` (on, off): the subcommands;
+* ``options.py``: ``%ws connect``'s connection flags, generated from WebSocket's keyword
+  options (signature, annotations, docstring);
 * ``commands.py``: the table of subcommands; ``completion.py``; ``help.py``.
 
 Values are written for people by ``ipyws._format``, shared with the panel.

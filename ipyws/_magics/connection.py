@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import inspect
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 
-from .._format import format_size
-from .._options import ENGINES
 from .._platform import PYODIDE
-from .._reconnect import Reconnect
-from .._websocket import ReadyState, WebSocket
+from .._websocket import ReadyState
 from ..exceptions import DOMException
-from .parsing import (
-    Call,
-    Parser,
-    Subcommand,
-    add_show_options,
-    count,
-    limit,
-    port,
-    rate,
-    seconds,
-    size,
-)
+from .options import add_connection_options, chosen_options
+from .parsing import Call, Parser, Subcommand, add_show_options, port, rate
 
 if TYPE_CHECKING:
     from .magics import WSMagics
@@ -40,52 +23,6 @@ DEMOS = ("binary", "chat", "echo", "ticker")
 
 
 # -- %ws connect ---------------------------------------------------------------------------
-
-#: The constructor's options ``%ws connect`` takes as a number or 'none', with the flag's
-#: value type and metavar. Their defaults and descriptions are read from ``WebSocket``.
-_TUNED: tuple[tuple[str, Callable[[str], float | None], str], ...] = (
-    ("max_size", size, "BYTES"),
-    ("ping_interval", seconds, "S"),
-    ("ping_timeout", seconds, "S"),
-    ("open_timeout", seconds, "S"),
-    ("close_timeout", seconds, "S"),
-    ("max_backlog", limit, "N"),
-    ("max_backlog_bytes", size, "BYTES"),
-)
-
-
-def constructor_options() -> dict[str, tuple[Any, str]]:
-    """Return WebSocket's keyword options: each one's default (its signature) and description.
-
-    The signature is the one place the defaults are written, and the ``Args`` section of the
-    class docstring the one place each option is described; the magic's help is made of both.
-    """
-    described: dict[str, str] = {}
-    name = None
-    in_args = False
-    for line in (inspect.getdoc(WebSocket) or "").splitlines():
-        if line.strip() == "Args:":
-            in_args = True
-        elif in_args and (entry := re.match(r" {4}(\w+): (.*)", line)):
-            name = entry.group(1)
-            described[name] = entry.group(2)
-        elif in_args and name and line.startswith(" " * 8):
-            described[name] += " " + line.strip()
-        elif in_args and line.strip():
-            break
-    return {
-        param.name: (param.default, described.get(param.name, ""))
-        for param in inspect.signature(WebSocket).parameters.values()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-
-
-def _tuned_help(default: Any, description: str, kind: Callable[[str], float | None]) -> str:
-    """Make a flag's help of the option's description: its first clause, the default, 'none'."""
-    first, _, rest = description.partition("; ")
-    shown = format_size(default) if kind is size else f"{default:g}"
-    none = rest.split(".")[0].replace("None", "'none'", 1) if rest.startswith("None") else ""
-    return f"{first} (default {shown}{'; ' + none if none else ''})"
 
 
 def connect_parser() -> Parser:
@@ -119,115 +56,15 @@ def connect_parser() -> Parser:
     )
     parser.add_argument(
         "--header",
+        dest="headers",
         action="append",
         default=[],
         metavar='"K: V"',
         help="add a handshake header (repeatable)",
     )
-    parser.add_argument("--origin", metavar="O", help="the Origin header (none by default)")
     add_show_options(parser)
-    options = parser.add_argument_group("connection options")
-    known = constructor_options()
-    for name, kind, metavar in _TUNED:
-        # Absent unless given ('none' gives None), so WebSocket's own defaults apply.
-        options.add_argument(
-            "--" + name.replace("_", "-"),
-            default=argparse.SUPPRESS,
-            type=kind,
-            metavar=metavar,
-            help=_tuned_help(*known[name], kind),
-        )
-    options.add_argument(
-        "--no-compression", action="store_true", help="do not offer permessage-deflate"
-    )
-    options.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the wss:// server's certificate (self-signed test servers)",
-    )
-    proxy = options.add_mutually_exclusive_group()
-    proxy.add_argument("--proxy", metavar="URL", help="connect through this proxy")
-    proxy.add_argument("--no-proxy", action="store_true", help="ignore the system proxy settings")
-    options.add_argument(
-        "--user-agent", metavar="UA", help="the User-Agent header ('none' to omit it)"
-    )
-    options.add_argument(
-        "--log-size",
-        type=count,
-        metavar="N",
-        help="transcript records to keep (default: WSMagics.log_size)",
-    )
-    options.add_argument(
-        "--log-pings", action="store_true", help="record pings and pongs in the transcript"
-    )
-    options.add_argument(
-        "--engine",
-        choices=ENGINES,
-        help="the protocol engine (picows is the faster; default: the engine= default)",
-    )
-    options.add_argument(
-        "--drop-oldest",
-        action="store_true",
-        help="past the backlog limits, drop the oldest unhandled messages instead of pausing",
-    )
-    again = parser.add_argument_group(
-        "reconnecting (see the how-to 'Keep a feed running for hours')"
-    )
-    again.add_argument(
-        "--reconnect",
-        action="store_true",
-        help="connect again, on the same socket, whenever a connection ends without "
-        "%%ws close (any option below implies it)",
-    )
-    for flag, field, kind, metavar, text in _RECONNECT:
-        again.add_argument(
-            flag,
-            dest=field,
-            default=argparse.SUPPRESS,
-            type=kind,
-            metavar=metavar,
-            help=_reconnect_help(field, text),
-        )
+    add_connection_options(parser)
     return parser
-
-
-def _number(text: str) -> float:
-    """Read a number >= 0 (seconds or a factor)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
-    return value
-
-
-#: The Reconnect policy's options: flag, field, value type, metavar, help.
-_RECONNECT: tuple[tuple[str, str, Callable[[str], float | int], str, str], ...] = (
-    ("--reconnect-delay", "initial_delay", _number, "S", "seconds before the first retry"),
-    ("--reconnect-max-delay", "max_delay", _number, "S", "the longest wait between tries"),
-    ("--reconnect-factor", "factor", _number, "F", "each wait is F times the last"),
-    ("--reconnect-jitter", "jitter", _number, "J", "share of each wait drawn at random"),
-    ("--reconnect-attempts", "max_attempts", count, "N", "give up after N tries in a row"),
-    ("--reconnect-reset", "reset_after", _number, "S", "uptime that resets the backoff"),
-)
-
-
-def _reconnect_help(field: str, text: str) -> str:
-    """Make a policy flag's help: its description and the default, read from Reconnect."""
-    default = getattr(Reconnect(), field)
-    return f"{text} (default {'never' if default is None else format(default, 'g')})"
-
-
-def _reconnect_policy(prog: str, args: argparse.Namespace) -> Reconnect | None:
-    """Return the policy ``--reconnect`` and its options ask for, or None."""
-    given = {field: getattr(args, field) for _, field, *_ in _RECONNECT if hasattr(args, field)}
-    if not given and not args.reconnect:
-        return None
-    try:
-        return Reconnect(**given)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"{prog}: {exc}") from None
 
 
 def connect(magics: WSMagics, call: Call) -> None:
@@ -235,7 +72,7 @@ def connect(magics: WSMagics, call: Call) -> None:
     prog = "%ws connect"
     args = call.args
     headers = []
-    for header in args.header:
+    for header in args.headers:
         key, sep, value = header.partition(":")
         # The text is not quoted back: it may hold a token.
         problem = ""
@@ -251,33 +88,13 @@ def connect(magics: WSMagics, call: Call) -> None:
                 "(quote it: --header 'Authorization: Bearer xyz')"
             )
         headers.append((key.strip(), value.strip()))
-    options: dict[str, Any] = {}
+    try:
+        options = chosen_options(args)
+    except (TypeError, ValueError) as exc:  # the Reconnect policy's own checks
+        raise UsageError(f"{prog}: {exc}") from None
     if headers:
         options["headers"] = headers
-    if args.origin is not None:
-        options["origin"] = args.origin
-    for option, *_ in _TUNED:
-        if hasattr(args, option):  # absent unless given
-            options[option] = getattr(args, option)
-    if args.no_compression:
-        options["compression"] = False
-    if args.insecure:
-        options["ssl"] = False
-    if args.no_proxy:
-        options["proxy"] = None
-    elif args.proxy is not None:
-        options["proxy"] = args.proxy
-    if args.user_agent is not None:
-        options["user_agent"] = None if args.user_agent.lower() == "none" else args.user_agent
-    if args.log_pings:
-        options["log_pings"] = True
-    if args.drop_oldest:
-        options["drop_oldest"] = True
-    if args.engine is not None:
-        options["engine"] = args.engine
-    policy = _reconnect_policy(prog, args)
-    if policy is not None:
-        options["reconnect"] = policy
+    log_size = options.pop("log_size", None)
     magics.open_socket(
         prog,
         args.name or magics.default_name,
@@ -286,7 +103,7 @@ def connect(magics: WSMagics, call: Call) -> None:
         options,
         args.binary_type,
         magics.display_on_connect and not args.no_display,
-        log_size=args.log_size,
+        log_size=log_size,
     )
 
 

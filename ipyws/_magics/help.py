@@ -23,7 +23,7 @@ def overview() -> str:
 _USAGE = """\
 WebSockets from notebook cells (ipyws): connect, send, close, list, log, demo, on, off.
 
-  %ws connect URL [--as NAME] [--protocol P ...] [--header "K: V" ...] [--origin O]
+  %ws connect URL [--as NAME] [--protocol P ...] [--header "K: V" ...] [--origin ORIGIN]
                   [--binary-type arraybuffer] [--no-display] [connection options]
   %ws send NAME DATA                 text; {expression} is interpolated
   %ws send NAME --json EXPR          a Python value as JSON text

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 from IPython.core.interactiveshell import InteractiveShell
 from websockets.sync.server import ServerConnection, serve
 
 from ipyws import ReadyState, WebSocket, sockets
 from tests.ipython.shell import TIMEOUT, run, socket_named, usage_error
+from tests.loopback.proxy import ConnectProxy
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +199,10 @@ def test_no_compression_negotiates_no_extension(ip: InteractiveShell, echo_url: 
         ("--ping-interval none --ping-timeout 5", {"ping_interval": None, "ping_timeout": 5.0}),
         ("--open-timeout 2.5 --close-timeout 1", {"open_timeout": 2.5, "close_timeout": 1.0}),
         ("--insecure", {"ssl": False}),
+        ("--ssl insecure --proxy-ssl insecure", {"ssl": False, "proxy_ssl": False}),
+        ("--log-pings --no-compression", {"log_pings": True, "compression": False}),
+        ("--origin none --user-agent none", {"origin": None, "user_agent": None}),
+        ("--engine websockets", {"engine": "websockets"}),
         ("--proxy http://127.0.0.1:3128", {"proxy": "http://127.0.0.1:3128"}),
         ("--no-proxy", {"proxy": None}),
         ("--max-backlog 50 --drop-oldest", {"max_backlog": 50, "drop_oldest": True}),
@@ -213,6 +221,31 @@ def test_connection_options_reach_the_socket(
     run(ip, f"%ws connect {silent_url} --as feed --no-display {flags}")
     options = socket_named(ip, "feed").stats.options
     assert {key: options[key] for key in expected} == expected
+
+
+@pytest.fixture(scope="module")
+def private_ca() -> trustme.CA:
+    """A certificate authority no system trusts."""
+    return trustme.CA()
+
+
+def test_proxy_ssl_cafile_trusts_a_private_ca(
+    ip: InteractiveShell, echo_url: str, private_ca: trustme.CA, tmp_path: Path
+) -> None:
+    """--proxy-ssl CAFILE opens through an https:// proxy whose certificate that CA signed."""
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    private_ca.issue_cert("127.0.0.1").configure_cert(server_side)
+    cafile = tmp_path / "ca.pem"
+    private_ca.cert_pem.write_to_path(str(cafile))
+    with ConnectProxy(tls=server_side).running() as proxy:
+        flags = f"--proxy {proxy.url} --proxy-ssl {cafile}"
+        run(ip, f"%ws connect {echo_url} --as feed --no-display {flags}")
+        ws = socket_named(ip, "feed")
+        assert ws.wait_open(TIMEOUT).readyState == ReadyState.OPEN
+        assert isinstance(ws.stats.options["proxy_ssl"], ssl.SSLContext)
+        ws.close()
+        ws.wait_closed(TIMEOUT)
+    assert proxy.requests == [f"CONNECT {echo_url.split('/')[2]} HTTP/1.1"]
 
 
 def test_log_size_option_and_config_bound_the_transcript(
@@ -290,6 +323,23 @@ def test_connect_help_prints_usage_and_examples(
         (
             "%ws connect ws://127.0.0.1:1/ --ping-interval -1",
             "%ws connect: argument --ping-interval: expected seconds",
+        ),
+        (
+            "%ws connect ws://127.0.0.1:1/ --ping-interval 0",
+            "%ws connect: ping_interval must be a finite number of seconds above 0",
+        ),
+        (
+            "%ws connect ws://127.0.0.1:1/ --proxy-ssl /no/such/ca.pem",
+            "%ws connect: argument --proxy-ssl: expected 'insecure' or a PEM file of CA "
+            "certificates, and '/no/such/ca.pem' is not one (No such file or directory)",
+        ),
+        (
+            "%ws connect ws://127.0.0.1:1/ --engine fastest",
+            "%ws connect: argument --engine: invalid choice: 'fastest'",
+        ),
+        (
+            "%ws connect ws://127.0.0.1:1/ --ssl insecure --insecure",
+            "%ws connect: argument --insecure: not allowed with argument --ssl",
         ),
         (
             "%ws connect ws://127.0.0.1:1/ --binary-type text",

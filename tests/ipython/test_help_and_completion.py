@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from pathlib import Path
 
 import pytest
 from IPython.core.completer import provisionalcompleter
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from ipyws import WebSocket
 from ipyws._format import format_size
 from ipyws._magics import SUBCOMMANDS
-from ipyws._magics.connection import connect_parser, constructor_options
+from ipyws._magics.connection import connect_parser
+from ipyws._magics.options import (
+    NOT_EXPRESSIBLE,
+    add_connection_options,
+    chosen_options,
+    constructor_options,
+)
+from ipyws._magics.parsing import Parser
 from ipyws._transport import Options
 from tests.ipython.shell import TIMEOUT, find_magic, run, socket_named, usage_error
 
@@ -157,7 +166,7 @@ def test_completes_events_demos_options_and_binary_types(ip: InteractiveShell) -
     assert _complete(ip, "%ws off feed m") == ["message"]
     assert _complete(ip, "%ws demo ") == ["binary", "chat", "echo", "ticker"]
     assert _complete(ip, "%ws demo t") == ["ticker"]
-    assert _complete(ip, "%ws connect ws://h/ --pro") == ["--protocol", "--proxy"]
+    assert _complete(ip, "%ws connect ws://h/ --pro") == ["--protocol", "--proxy", "--proxy-ssl"]
     assert _complete(ip, "%ws send feed --j") == ["--json"]
     assert _complete(ip, "%ws connect ws://h/ --binary-type ") == ["arraybuffer", "blob"]
 
@@ -182,15 +191,81 @@ def test_connect_help_takes_defaults_and_meanings_from_the_constructor() -> None
     for name in ("max_size", "ping_interval", "ping_timeout", "open_timeout", "close_timeout"):
         default = signature[name].default
         shown = format_size(default) if name == "max_size" else f"{default:g}"
-        meaning = constructor_options()[name][1].partition(";")[0]
+        meaning = constructor_options()[name].description.partition(";")[0]
         flag = "--" + name.replace("_", "-")
-        assert (
-            f"{flag} {'BYTES' if name == 'max_size' else 'S'} {meaning} (default {shown};" in text
-        )
+        metavar = "BYTES" if name == "max_size" else "S"
+        assert f"{flag} {metavar} {meaning}; 'none' " in text
+        assert f"(default {shown})" in text.partition(f"{flag} {metavar} ")[2].partition("--")[0]
 
 
 def test_the_constructor_describes_every_option_and_options_repeats_no_default() -> None:
     """Each keyword option has a docstring entry; Options declares no default of its own."""
-    assert [name for name, (_, said) in constructor_options().items() if not said] == []
+    assert [name for name, option in constructor_options().items() if not option.description] == []
     defaults = [f.name for f in dataclasses.fields(Options) if f.default is not dataclasses.MISSING]
     assert defaults == []
+
+
+def test_every_constructor_option_has_a_connect_flag_and_help() -> None:
+    """Every WebSocket keyword option but the handlers is a %ws connect flag, in its help."""
+    parser = connect_parser()
+    flags = {
+        action.dest: action.option_strings for action in parser._actions if action.option_strings
+    }
+    text = parser.format_help()
+    for name in constructor_options():
+        if name in NOT_EXPRESSIBLE:
+            continue
+        assert name in flags, f"WebSocket's option {name} has no %ws connect flag"
+        assert all(flag in text for flag in flags[name])
+    assert sorted(NOT_EXPRESSIBLE) == ["onclose", "onerror", "onmessage", "onopen", "onreconnect"]
+
+
+def test_the_magics_page_names_every_connect_flag() -> None:
+    """docs/magics.md shows every %ws connect flag in its usage block and its table."""
+    page = (Path(__file__).parents[2] / "docs" / "magics.md").read_text(encoding="utf-8")
+    section = page.partition("### `%ws connect URL`")[2].partition("### ")[0]
+    usage, _, table = section.partition("| option |")
+    for action in connect_parser()._actions:
+        for flag in action.option_strings:
+            if flag.startswith("--") and flag != "--help":
+                assert f"[{flag}" in usage or f"| {flag}" in usage or f"{flag} " in usage, flag
+                assert f"`{flag}" in table, flag
+
+
+class _Extended(WebSocket):
+    """A WebSocket with three more options, as a new release would add them.
+
+    Args:
+        colour: the colour to draw in; None for the theme's.
+        settle_time: seconds to wait before drawing; None to draw at once.
+        sparkle: draw sparkles (default False).
+    """
+
+    def __init__(  # the signature is what is read: nothing constructs one
+        self,
+        url: str,
+        *,
+        colour: str | None = None,
+        settle_time: float | None = 1.5,
+        sparkle: bool = False,
+    ) -> None:
+        raise AssertionError("not constructed")
+
+
+def test_an_option_added_to_the_constructor_becomes_a_flag_by_itself() -> None:
+    """A new keyword option gets its flag, value type, default and help from the signature alone."""
+    parser = Parser("connect")
+    add_connection_options(parser, _Extended)
+    text = " ".join(parser.format_help().split())
+    assert "--colour COLOUR the colour to draw in; 'none' for the theme's (default none)" in text
+    assert (
+        "--settle-time S seconds to wait before drawing; 'none' to draw at once (default 1.5)"
+        in text
+    )
+    assert "--sparkle draw sparkles (off by default" in text
+    args = parser.parse_args(["--colour", "teal", "--settle-time", "none", "--sparkle"])
+    chosen = chosen_options(args, _Extended)
+    assert chosen == {"colour": "teal", "settle_time": None, "sparkle": True}
+    assert chosen_options(parser.parse_args([]), _Extended) == {}
+    with pytest.raises(UsageError, match="argument --settle-time: expected seconds"):
+        parser.parse_args(["--settle-time", "soon"])
