@@ -115,11 +115,14 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
     latest = max(_seq(opened), _seq(closed), _seq(retry))
     name = ""
     retry_at = None
+    # The live counters (bufferedAmount proper only changes between tasks on the main thread).
+    stats = socket.stats
     if retry is not None and latest == _seq(retry):
         state = ReadyState.CONNECTING
-        retry_at = (retry["time"] + float(retry.get("delay", 0.0))) * 1000.0
-        if retry_at > time.time() * 1000.0:
+        # The wait as the socket has it now: reconnect() may have cut the record's short.
+        if stats.next_attempt is not None and stats.next_attempt > time.time():
             name = "RECONNECTING"
+            retry_at = stats.next_attempt * 1000.0
     elif closed is not None and latest == _seq(closed):
         state = ReadyState.CLOSED
     elif socket.readyState >= ReadyState.CLOSING:
@@ -132,8 +135,6 @@ def derive_state(socket: WebSocket) -> dict[str, Any]:
         error = None  # a failure of an earlier connection: this one opened since
     code = closed.get("code") if closed else None
     rtt = socket.rtt
-    # The live counters (bufferedAmount proper only changes between tasks on the main thread).
-    stats = socket.stats
     return {
         # What the panel shows is saved with the notebook: credentials masked, and nothing a
         # server sent may drive a terminal or reorder text (control and bidi characters).

@@ -53,6 +53,10 @@ class SocketStats:
     paused: bool
     #: Messages ``drop_oldest`` dropped before their handlers ran.
     dropped: int
+    #: While a socket made with ``reconnect=`` waits between two connections: when its next
+    #: attempt starts (seconds since the epoch); None otherwise, also once
+    #: [`reconnect`][ipyws.WebSocket.reconnect] cut the wait short.
+    next_attempt: float | None
     #: When the socket was made (seconds since the epoch).
     created: float
     #: The protocol engine carrying the connection: ``"websockets"`` or ``"picows"`` (the

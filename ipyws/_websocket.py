@@ -430,6 +430,7 @@ class WebSocket(EventTarget):
         self._context = contextvars.copy_context()
         self._io_connection: Connection | None = None
         self._io_timer: asyncio.TimerHandle | None = None
+        self._io_retry_at: float | None = None  # when _io_timer fires (seconds since the epoch)
         self._io_attempts = 0
         self._io_opened_at: float | None = None
         self._io_now = False
@@ -795,6 +796,8 @@ class WebSocket(EventTarget):
         if not attempt:
             self._io_final = True
             return
+        # Set before the record, so whoever reads the record finds the wait too.
+        self._io_retry_at = time.time() + delay
         self.transcript.event("reconnect", attempt=attempt, delay=delay, code=code, reason=reason)
         self._dispatcher.post(self._task_reconnect, (attempt, delay, code, reason, was_clean))
         self._io_timer = io_thread().loop.call_later(delay, self._io_attempt_now)
@@ -828,8 +831,8 @@ class WebSocket(EventTarget):
         return self._io_attempts, policy.delay(self._io_attempts)
 
     def _io_attempt_now(self) -> None:
-        """Start the next connection (the backoff wait is over)."""
-        self._io_timer = None
+        """Start the next connection (the backoff wait is over, or was cut short)."""
+        self._io_timer = self._io_retry_at = None
         if self._reconnect_stopped or io_thread().closing:
             return  # close() was called: its _io_stop reports the final close
         connection = new_connection(
@@ -850,7 +853,7 @@ class WebSocket(EventTarget):
         self._io_now = False
         if self._io_timer is not None:
             self._io_timer.cancel()
-            self._io_timer = None
+            self._io_timer = self._io_retry_at = None
         live = self._io_connection
         if live is not None:
             if mode == "close" and live is connection and live.is_open:
@@ -1278,6 +1281,7 @@ class WebSocket(EventTarget):
             backlog_bytes=backlog.bytes,
             paused=backlog.paused,
             dropped=backlog.dropped,
+            next_attempt=self._io_retry_at,
             created=transcript.created,
             engine=self._connection.engine,
             options=types.MappingProxyType(options),

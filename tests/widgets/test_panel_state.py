@@ -6,6 +6,7 @@ import base64
 import gc
 import itertools
 import re
+import socket
 import threading
 import time
 import tracemalloc
@@ -540,6 +541,28 @@ def test_reconnecting_state_shows_attempt_and_next_try(comms: list[RecordingComm
     assert [r["type"] for r in rows if r["dir"] == "event"][-2:] == ["close", "reconnect"]
     ws.close()
     wait_for(lambda: view.state == "CLOSED", what="CLOSED after close()")
+
+
+def test_reconnect_during_a_backoff_wait_ends_the_countdown(comms: list[RecordingComm]) -> None:
+    """Reconnect pressed during a backoff wait: the panel says CONNECTING, no stale countdown."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        # Nothing listens yet: the first attempt is refused and a 30 s wait starts.
+        policy = Reconnect(initial_delay=30.0, max_delay=30.0, jitter=0.0)
+        ws = WebSocket(f"ws://127.0.0.1:{port}/", reconnect=policy)
+        view = widgets.panel(ws)
+        wait_for(lambda: view.state == "RECONNECTING", what="RECONNECTING")
+        assert ws.stats.next_attempt is not None
+        # Now the port accepts TCP and never answers the handshake: the next attempt hangs.
+        listener.listen(1)
+        view._handle_custom_msg({"action": "reconnect"}, [])
+        wait_for(lambda: view.state == "CONNECTING", what="CONNECTING after Reconnect")
+        assert view.retry_at is None
+        assert view.reconnect_attempt == 1
+        assert ws.stats.next_attempt is None
+        ws.close()
+        wait_for(lambda: view.state == "CLOSED", what="CLOSED after close()")
 
 
 def test_big_and_binary_messages(comms: list[RecordingComm], echo_server: demo.DemoServer) -> None:
