@@ -38,7 +38,8 @@ negotiates permessage-deflate::
         print(server.url)  # ws://127.0.0.1:PORT/
 
 From a shell, ``python -m ipyws.demo ticker --rate 100`` prints the URL and serves until
-Ctrl-C.
+Ctrl-C. Any server can also speak subprotocols: ``demo.start("echo", subprotocols=["v2",
+"v1"])``, or ``python -m ipyws.demo echo --subprotocol v2 --subprotocol v1``.
 
 The feeds are built for benchmarks: they produce ticks in batches on a clock rather than
 sleeping between messages, so they reach tens of thousands of messages per second. A client
@@ -533,6 +534,7 @@ def start(
     compression: str | None = "deflate",
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
+    subprotocols: Sequence[str] = (),
     **options: Any,
 ) -> DemoServer:
     """Start the demo server ``name`` in a background thread and return it once it listens.
@@ -540,6 +542,8 @@ def start(
     ``port=0`` picks a free port; read it from [`DemoServer.port`][ipyws.demo.DemoServer.port] or
     [`DemoServer.url`][ipyws.demo.DemoServer.url]. ``compression`` (``"deflate"`` or ``None``),
     ``ping_interval`` and ``ping_timeout`` (seconds, ``None`` to disable) are passed to websockets.
+    ``subprotocols`` are the ones the server speaks, preferred first: it selects the first of
+    them that a client offers and refuses, with HTTP 400, a client that offers none of them.
     ``options`` go to the server itself: ``ticker`` takes ``rate`` (messages per second, default
     10), ``symbols`` and ``seed`` (for a repeatable random walk); ``binary`` takes ``rate``.
 
@@ -557,6 +561,8 @@ def start(
         raise ValueError(f"compression must be 'deflate' or None, not {compression!r}")
     check_seconds("ping_interval", ping_interval)
     check_seconds("ping_timeout", ping_timeout)
+    if isinstance(subprotocols, str) or not all(isinstance(p, str) for p in subprotocols):
+        raise TypeError(f"subprotocols must be a sequence of str, not {subprotocols!r}")
     try:
         service_class = _SERVICES[name]
     except (KeyError, TypeError):
@@ -580,6 +586,7 @@ def start(
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "close_timeout": _CLOSE_TIMEOUT,
+            "subprotocols": list(subprotocols) or None,
         },
     )
     server._start()
@@ -603,6 +610,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, help="messages per second, for ticker and binary (default: 10)"
     )
+    parser.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a subprotocol to speak; repeat it, preferred first (default: none)",
+    )
     args = parser.parse_args(argv)
     options: dict[str, Any] = {}
     if args.rate is not None:
@@ -610,7 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--rate applies to ticker and binary, not {args.name}")
         options["rate"] = args.rate
     try:
-        server = start(args.name, host=args.host, port=args.port, **options)
+        server = start(
+            args.name, host=args.host, port=args.port, subprotocols=args.subprotocol, **options
+        )
     except (OSError, ValueError) as exc:
         parser.exit(1, f"{parser.prog}: error: {exc}\n")
     # The URL alone on stdout, so scripts can read it; the hint goes to stderr.

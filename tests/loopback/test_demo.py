@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from ipyws import demo
@@ -105,6 +105,16 @@ def test_echo_answers_an_empty_close_with_an_empty_close(echo: demo.DemoServer) 
             ws.protocol.send_close()
             ws.send_data()
         assert close_info(ws) == (1005, "")
+
+
+def test_subprotocols_select_the_servers_first_choice_and_refuse_others() -> None:
+    """With subprotocols, a server picks the first of its own a client offers, refuses others."""
+    with demo.start("echo", subprotocols=["chat.v2", "chat.v1"]) as server:
+        with connect(server.url, subprotocols=["chat.v1", "chat.v2"]) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "chat.v2"
+        for offered in (["chat.v3"], None):
+            with pytest.raises(InvalidStatus, match="400"):
+                connect(server.url, subprotocols=offered)  # type: ignore[arg-type]
 
 
 def test_stop_closes_clients_with_1001_and_is_idempotent() -> None:
@@ -279,6 +289,7 @@ def test_binary_sends_consecutive_sixteen_byte_records() -> None:
         pytest.param("echo", {"compression": "gzip"}, ValueError, "compression", id="gzip"),
         pytest.param("echo", {"ping_interval": 0}, ValueError, "ping_interval", id="ping-0"),
         pytest.param("echo", {"ping_timeout": "1"}, TypeError, "ping_timeout", id="pt-str"),
+        pytest.param("echo", {"subprotocols": "chat"}, TypeError, "subprotocols", id="sub-str"),
     ],
 )
 def test_start_checks_its_arguments(
@@ -319,12 +330,12 @@ def test_cli_rejects_rate_for_echo(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_prints_the_url_and_serves_until_interrupted() -> None:
-    """`python -m ipyws.demo echo --port 0` prints its URL, echoes, and exits on Ctrl-C."""
+    """`python -m ipyws.demo echo --port 0 --subprotocol v1` prints its URL, echoes, exits on ^C."""
     # The child must import this checkout's ipyws, installed or not.
     path = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     with subprocess.Popen(
-        [sys.executable, "-m", "ipyws.demo", "echo", "--port", "0"],
+        [sys.executable, "-m", "ipyws.demo", "echo", "--port", "0", "--subprotocol", "v1"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -339,7 +350,8 @@ def test_cli_prints_the_url_and_serves_until_interrupted() -> None:
             url = process.stdout.readline().strip()
             assert url.startswith("ws://127.0.0.1:")
             assert url.endswith("/")
-            with connect(url, open_timeout=TIMEOUT) as ws:
+            with connect(url, open_timeout=TIMEOUT, subprotocols=["v1"]) as ws:  # type: ignore[list-item]
+                assert ws.subprotocol == "v1"
                 ws.send("ping")
                 assert ws.recv(timeout=TIMEOUT) == "ping"
             process.send_signal(signal.SIGINT)
