@@ -197,3 +197,27 @@ def test_reconnect_on_the_same_object(pyodide: PyodideSession, wpt: TestServer) 
         "open",
         "close 4001",
     ]
+
+
+def test_time_sleep_runs_handlers_in_chromium_not_under_node(
+    pyodide: PyodideSession, wpt: TestServer
+) -> None:
+    """In Chromium, time.sleep() lets the loop run, so a handler fires during it; under Node not."""
+    # Chromium: sleep in steps until the echo's handler has run (10 s at most). Node: 2 s.
+    bound = 10.0 if pyodide.kind == "chromium" else 2.0
+    seen = pyodide.json(
+        "import json, time, ipyws\n"
+        f"ws = ipyws.WebSocket({wpt.url('/echo')!r})\n"
+        "await ws.opened\n"
+        "seen = []\n"
+        "ws.onmessage = lambda event: seen.append(event.data)\n"
+        "ws.send('during the sleep')\n"
+        f"deadline = time.monotonic() + {bound}\n"
+        "while not seen and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "during = list(seen)\n"
+        "ws.close()\n"
+        "await ws.closed\n"
+        "json.dumps(during)"
+    )
+    assert seen == (["during the sleep"] if pyodide.kind == "chromium" else [])
