@@ -205,6 +205,8 @@ def test_no_compression_negotiates_no_extension(ip: InteractiveShell, echo_url: 
         ("--engine websockets", {"engine": "websockets"}),
         ("--proxy http://127.0.0.1:3128", {"proxy": "http://127.0.0.1:3128"}),
         ("--no-proxy", {"proxy": None}),
+        ("--engine picows", {"engine": "picows"}),
+        ("", {"engine": None}),
         ("--max-backlog 50 --drop-oldest", {"max_backlog": 50, "drop_oldest": True}),
         (
             "--max-backlog none --max-backlog-bytes 4096",
@@ -246,6 +248,16 @@ def test_proxy_ssl_cafile_trusts_a_private_ca(
         ws.close()
         ws.wait_closed(TIMEOUT)
     assert proxy.requests == [f"CONNECT {echo_url.split('/')[2]} HTTP/1.1"]
+
+
+def test_engine_flag_picks_the_engine_carrying_the_socket(
+    ip: InteractiveShell, echo_url: str
+) -> None:
+    """--engine NAME makes that engine carry the socket (ws.stats.engine shows it)."""
+    run(ip, f"%ws connect {echo_url} --as fast --no-display --engine picows")
+    run(ip, f"%ws connect {echo_url} --as plain --no-display --engine websockets")
+    assert socket_named(ip, "fast").wait_open(TIMEOUT).stats.engine == "picows"
+    assert socket_named(ip, "plain").wait_open(TIMEOUT).stats.engine == "websockets"
 
 
 def test_log_size_option_and_config_bound_the_transcript(
