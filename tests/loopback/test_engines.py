@@ -20,6 +20,7 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.sync.server import ServerConnection, serve
 
 from ipyws import WebSocket
+from ipyws._options import Engine
 from tests.loopback.recording import WAIT, assert_failed, closed, connect
 
 Handler = Callable[[ServerConnection], None]
@@ -189,7 +190,7 @@ def test_stats_show_the_engine_read_only(engine: str) -> None:
         assert stats.options["engine"] is None  # asked for: the default
         with pytest.raises(dataclasses.FrozenInstanceError):
             stats.engine = "other"  # type: ignore[misc]
-        other = "websockets" if engine == "picows" else "picows"
+        other: Engine = "websockets" if engine == "picows" else "picows"
         chosen = WebSocket(url, engine=other)
         chosen.wait_message(timeout=WAIT)
         assert chosen.stats.engine == other
@@ -211,6 +212,6 @@ def test_a_proxy_makes_the_socket_use_websockets() -> None:
 def test_an_unknown_engine_is_refused() -> None:
     """engine= takes 'websockets', 'picows' or None; anything else raises at once."""
     with pytest.raises(ValueError, match="'websockets', 'picows'"):
-        WebSocket("ws://127.0.0.1:9/", engine="uvloop")
+        WebSocket("ws://127.0.0.1:9/", engine="uvloop")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="engine must be a str"):
         WebSocket("ws://127.0.0.1:9/", engine=1)  # type: ignore[arg-type]
