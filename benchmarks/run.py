@@ -555,7 +555,7 @@ def _targets(res: Results) -> list[str]:
                 grew <= 0 and sockets["threads_all_sockets"]["io"] == 1,
             )
         )
-    for client in ("ipyws", "ipyws+panel"):
+    for client in _order(c for c in res.clients("memory") if c.startswith("ipyws")):
         growth = res.values("memory", client, "growth_mib")
         check(
             f"{client} memory growth 10k → end < 30 MB",

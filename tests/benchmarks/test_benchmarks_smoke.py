@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks.chromium_client import available as chromium_available
 from benchmarks.run import ENGINE_CLIENTS
+from ipyws._options import ENGINES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
@@ -87,10 +88,10 @@ def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     failures = [r for r in records if "error" in r]
     assert failures == []
     clients = {r["client"] for r in records if r["workload"] == "feed100"}
-    assert {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel", *ENGINE_CLIENTS} <= (
-        clients
-    )
-    _assert_sane([r for r in records[1:] if r["client"] in ENGINE_CLIENTS])
+    per_engine = [f"{mode}[{engine}]" for mode in ("ipyws", "ipyws-asyncio") for engine in ENGINES]
+    expected = {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel", *ENGINE_CLIENTS}
+    assert expected | set(per_engine) <= clients
+    _assert_sane([r for r in records[1:] if r["client"] in (*ENGINE_CLIENTS, *per_engine)])
     assert records[0]["workload"] == "machine" and records[0]["python"]
     for heading in (
         "### Throughput and latency",
