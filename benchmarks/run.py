@@ -38,9 +38,11 @@ BASELINE = "ws-async"
 CLIENT_TIMEOUT = 300.0
 
 #: Python clients on other engines: baselines the ipyws targets are weighed against.
-#: ``picows`` and ``picows-uvloop`` are the bare engine (a frame listener, no message layer).
 ENGINE_CLIENTS = ("aiohttp", "picows", "picows-uvloop", "picows-compat", "ws-sansio")
-BARE_ENGINES = ("picows", "picows-uvloop")
+#: picows' own clients: the engine under ipyws with nothing between it and the handler (the
+#: bare frame listener, and the compiled message layer picows ships). The target "ahead of
+#: every Python client" excepts them.
+ENGINE_OWN = ("picows", "picows-uvloop", "picows-compat")
 
 FEED_CLIENTS = (
     "ws-async",
@@ -457,8 +459,8 @@ def _kernel_tables(kernel: dict[str, Any]) -> list[str]:
 
 #: Feed throughput the default engine must reach, as a multiple of ws-async (issue 14).
 FEED_TARGET = {"ipyws": 2.0, "ipyws-asyncio": 1.8}
-#: The Python clients ipyws's feed must beat: every one but the bare engine.
-PYTHON_RIVALS = tuple(c for c in ("ws-async", *ENGINE_CLIENTS, "wsc-app") if c not in BARE_ENGINES)
+#: The Python clients ipyws's feed must beat: every one but picows' own.
+PYTHON_RIVALS = tuple(c for c in ("ws-async", *ENGINE_CLIENTS, "wsc-app") if c not in ENGINE_OWN)
 
 
 def _targets(res: Results) -> list[str]:
@@ -469,9 +471,13 @@ def _targets(res: Results) -> list[str]:
         if value is not None:  # a partial run (--workloads) checks what it measured
             rows.append((name, fmt.format(value), ok(value)))
 
-    for mode in ("ipyws", "ipyws-asyncio"):
+    # The targets are the default engine's (ipyws, ipyws-asyncio); each ipyws[ENGINE] measured
+    # is checked against them too, to show which engine would meet them.
+    measured = [c for w in ("feed100", "feed4k", "echo") for c in res.clients(w)]
+    modes = [c for c in _order(measured) if c.partition("[")[0] in FEED_TARGET]
+    for mode in modes:
         for workload in ("feed100", "feed4k"):
-            floor = FEED_TARGET[mode]
+            floor = FEED_TARGET[mode.partition("[")[0]]
             ratio = _median(res.ratios(workload, mode, "msg_s"))
             check(
                 f"{mode} {WORKLOAD_TITLES[workload]} ≥ {floor}× ws-async",
@@ -490,7 +496,7 @@ def _targets(res: Results) -> list[str]:
                 rows.append(
                     (
                         f"{mode} {WORKLOAD_TITLES[workload]} ahead of every Python client "
-                        "but the bare engine",
+                        "but picows' own",
                         f"{ratio:.4g}× vs {best} {measured[best]:.4g}×",
                         ratio > measured[best],
                     )
