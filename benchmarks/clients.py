@@ -515,11 +515,13 @@ def _ipyws_socket(
     return ws, view
 
 
-def _panel_extra(meter: Meter, view: Any) -> dict[str, Any]:
-    if view is None:
-        return {}
-    updates = view._ipyws_bench_counter["updates"]
-    return {"updates": updates, "updates_s": updates / meter.elapsed if meter.elapsed else None}
+def _ipyws_extra(meter: Meter, ws: Any, view: Any) -> dict[str, Any]:
+    """Return what an ipyws measurement adds: the engine that carried it, the panel's updates."""
+    extra = {"engine": ws.stats.engine}
+    if view is not None:
+        updates = view._ipyws_bench_counter["updates"]
+        extra.update(updates=updates, updates_s=updates / meter.elapsed if meter.elapsed else None)
+    return extra
 
 
 def _check_complete(meter: Meter, ws: Any) -> None:
@@ -540,7 +542,7 @@ def run_ipyws(
     if not done.wait(TIMEOUT):
         raise TimeoutError(f"only {meter.count} of {meter.n} messages in {TIMEOUT} s")
     _check_complete(meter, ws)
-    extra = _panel_extra(meter, view)
+    extra = _ipyws_extra(meter, ws, view)
     ws.wait_closed(timeout=30)
     return meter.result(**extra)
 
@@ -550,7 +552,7 @@ async def _ipyws_asyncio(meter: Meter, url: str, panel: bool, engine: str | None
     ws, view = _ipyws_socket(meter, url, done.set, panel, engine)
     await asyncio.wait_for(done.wait(), TIMEOUT)
     _check_complete(meter, ws)
-    extra = _panel_extra(meter, view)
+    extra = _ipyws_extra(meter, ws, view)
     await asyncio.wait_for(ws.closed, 30)
     return meter.result(**extra)
 

@@ -92,6 +92,10 @@ def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     expected = {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel", *ENGINE_CLIENTS}
     assert expected | set(per_engine) <= clients
     _assert_sane([r for r in records[1:] if r["client"] in (*ENGINE_CLIENTS, *per_engine)])
+    # Each ipyws[ENGINE] ran on that engine, not on a fallback.
+    for record in records[1:]:
+        if record["client"] in per_engine:
+            assert record["engine"] == record["client"].partition("[")[2][:-1], record
     assert records[0]["workload"] == "machine" and records[0]["python"]
     for heading in (
         "### Throughput and latency",
