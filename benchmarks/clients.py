@@ -14,6 +14,9 @@
 ``memory``
     Receive N text messages of 100 B; report the RSS when the 10,000th (or, for a small N,
     the N/10th) and the Nth reach the handler.
+``fragmented``
+    Receive N text messages of 100 B, each in 3 frames; the handler adds up their lengths.
+    Not a benchmark: the smoke test checks with it that a client joins fragments.
 
 Clients: ``ws-async`` (websockets' asyncio client, ``async for``), ``wsc-app`` (websocket-client's
 ``WebSocketApp``), ``ipyws`` (plain Python: handlers on the ipyws-dispatch thread),
@@ -59,6 +62,7 @@ WORKLOADS: dict[str, str] = {
     "big": "/big?n={n}&size=1048576",
     "echo": "/echo",
     "memory": "/feed?n={n}&size=100",
+    "fragmented": "/feed?n={n}&size=100&fragments=3",
 }
 
 
@@ -127,8 +131,9 @@ class Meter:
             out["msg_s"] = self.count / self.elapsed
             # CPU time (all threads) per message: steadier than msg/s on a shared machine.
             out["cpu_us_msg"] = self.cpu / self.count * 1e6 if self.count else None
-            if self.workload == "big":
+            if self.workload in ("big", "fragmented"):
                 out["mib_s"] = self.nbytes / self.elapsed / (1 << 20)
+                out["bytes"] = self.nbytes
         if self.workload == "memory":
             out["early"] = self.early
             out["rss_early_mib"] = self.rss_early / (1 << 20)
@@ -144,7 +149,7 @@ def _counting_handler(
     """Return the handler of a throughput workload: ``count += 1`` and the Nth-message check."""
     n = meter.n
     workload = meter.workload
-    if workload == "big":
+    if workload in ("big", "fragmented"):
 
         def on_big(message: Any) -> None:
             meter.count += 1
@@ -317,11 +322,11 @@ async def _ws_sansio(meter: Meter, url: str) -> None:
                     if echo is not None:
                         echo.start(self.send)
                 elif event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                    if event.opcode != Opcode.CONT:
+                        self.first = event.opcode
                     self.parts.append(bytes(event.data))
                     if not event.fin:
                         continue
-                    if event.opcode != Opcode.CONT:
-                        self.first = event.opcode
                     data = b"".join(self.parts) if len(self.parts) > 1 else self.parts[0]
                     self.parts = []
                     message = data.decode() if self.first == Opcode.TEXT else data
@@ -602,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     result = client_runner(client)(meter, url)
     result["client"] = client
     print(json.dumps(result), flush=True)
+    if result["count"] != n:
+        print(f"{client}: {result['count']} of {n} messages", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -161,6 +161,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def _measure(command: list[str], timeout: float) -> dict[str, Any]:

@@ -2,10 +2,10 @@
 
 Routes (query parameters in brackets, defaults after ``=``):
 
-``/feed?n=N&size=S`` [n=1000, size=100]
-    N text messages of S bytes (``"x" * S``), then a 1000 close.
-``/big?n=N&size=S`` [n=10, size=1048576]
-    N binary messages of S bytes, then a 1000 close.
+``/feed?n=N&size=S&fragments=F`` [n=1000, size=100, fragments=1]
+    N text messages of S bytes (``"x" * S``), each in F frames, then a 1000 close.
+``/big?n=N&size=S&fragments=F`` [n=10, size=1048576, fragments=1]
+    N binary messages of S bytes, each in F frames, then a 1000 close.
 ``/rate?rate=R&seconds=T&n=N&size=S`` [rate=1000, seconds=10, n=R*T, size=100]
     N text messages at R per second (T seconds' worth unless N is given), then a 1000 close;
     it stops early if the client closes.
@@ -44,13 +44,21 @@ TICK = 0.01  # seconds between two batches of a fast paced feed
 MAX_TICK = 0.1  # ... and of a slow one
 
 
-def _frame(opcode: Opcode, size: int) -> bytes:
+def _frame(opcode: Opcode, size: int, fragments: int = 1) -> bytes:
+    """Return one message of ``size`` bytes as ``fragments`` frames, serialized."""
     payload = (
         b"x" * size
         if opcode == Opcode.TEXT
         else bytes(range(256)) * (size // 256) + b"\0" * (size % 256)
     )
-    return Frame(opcode, payload).serialize(mask=False)
+    step = -(-size // fragments)  # the last fragment may be shorter
+    parts = [payload[i : i + step] for i in range(0, size, step)] or [b""]
+    return b"".join(
+        Frame(opcode if i == 0 else Opcode.CONT, part, fin=i == len(parts) - 1).serialize(
+            mask=False
+        )
+        for i, part in enumerate(parts)
+    )
 
 
 async def _write_frames(conn: ServerConnection, frame: bytes, count: int) -> None:
@@ -67,8 +75,10 @@ async def _write_frames(conn: ServerConnection, frame: bytes, count: int) -> Non
             raise ConnectionClosed(None, None)
 
 
-async def _feed(conn: ServerConnection, opcode: Opcode, n: int, size: int) -> None:
-    await _write_frames(conn, _frame(opcode, size), n)
+async def _feed(
+    conn: ServerConnection, opcode: Opcode, n: int, size: int, fragments: int = 1
+) -> None:
+    await _write_frames(conn, _frame(opcode, size, fragments), n)
     await conn.close(1000)
 
 
@@ -106,12 +116,13 @@ async def _handler(conn: ServerConnection) -> None:
     url = urllib.parse.urlsplit(conn.request.path)
     query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
     try:
+        fragments = int(query.get("fragments", 1))
         if url.path == "/feed":
-            await _feed(conn, Opcode.TEXT, int(query.get("n", 1000)), int(query.get("size", 100)))
+            n, size = int(query.get("n", 1000)), int(query.get("size", 100))
+            await _feed(conn, Opcode.TEXT, n, size, fragments)
         elif url.path == "/big":
-            await _feed(
-                conn, Opcode.BINARY, int(query.get("n", 10)), int(query.get("size", 1 << 20))
-            )
+            n, size = int(query.get("n", 10)), int(query.get("size", 1 << 20))
+            await _feed(conn, Opcode.BINARY, n, size, fragments)
         elif url.path == "/rate":
             await _rate(
                 conn,

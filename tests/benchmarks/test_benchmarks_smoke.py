@@ -12,13 +12,14 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.chromium_client import available as chromium_available
-from benchmarks.run import ENGINE_CLIENTS
+from benchmarks.run import ENGINE_CLIENTS, Server
 from ipyws._options import ENGINES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -184,3 +185,29 @@ def test_reconnect_benchmark_quick_run() -> None:
     assert "### Reconnect after a server restart" in result.stdout
     for client in ("ipyws", "ipyws-fast", "ws-async"):
         assert f"| {client} | " in result.stdout
+
+
+@pytest.fixture(scope="module")
+def bench_server() -> Iterator[str]:
+    """The benchmark server, in its own process; yields its base URL."""
+    server = Server()
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("client", [*ENGINE_CLIENTS, "ws-async"])
+def test_engine_client_joins_fragmented_messages(bench_server: str, client: str) -> None:
+    """A client that receives each 100 B message in 3 frames hands over 100 B messages."""
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.clients", client, "fragmented", bench_server, "50"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.splitlines()[-1])
+    assert (record["count"], record["bytes"]) == (50, 5000)
