@@ -590,6 +590,12 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _default_engine() -> str:
+    from ipyws._engines import default_engine
+
+    return default_engine()
+
+
 def machine() -> dict[str, Any]:
     """Describe the machine and the software measured."""
     model = ""
@@ -623,7 +629,11 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "ipyws": _version("ipyws"),
         "websockets": _version("websockets"),
+        "ipyws default engine": _default_engine(),
         "websocket-client": _version("websocket-client"),
+        "aiohttp": _version("aiohttp"),
+        "picows": _version("picows"),
+        "uvloop": _version("uvloop"),
         "chromium": chromium or "not used",
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
