@@ -520,9 +520,25 @@ def _ipyws_socket(
     return ws, view
 
 
+def _thread_cpu(name: str) -> float | None:
+    """Return the CPU time, in seconds, used so far by the thread called ``name`` (Linux)."""
+    thread = next((t for t in threading.enumerate() if t.name == name), None)
+    if thread is None or thread.native_id is None:
+        return None
+    try:  # schedstat's first field: nanoseconds on a CPU (stat's utime counts clock ticks)
+        with open(f"/proc/self/task/{thread.native_id}/schedstat") as fh:
+            return int(fh.read().split()[0]) / 1e9
+    except OSError:  # not Linux
+        return None
+
+
 def _ipyws_extra(meter: Meter, ws: Any, view: Any) -> dict[str, Any]:
-    """Return what an ipyws measurement adds: the engine that carried it, the panel's updates."""
-    extra = {"engine": ws.stats.engine}
+    """Return what an ipyws measurement adds: the engine that carried it, the I/O thread's CPU
+    time per message (handshake included), the panel's updates."""
+    extra: dict[str, Any] = {"engine": ws.stats.engine}
+    io_cpu = _thread_cpu("ipyws-io")
+    if io_cpu is not None and meter.count and meter.workload != "echo":
+        extra["io_us_msg"] = io_cpu / meter.count * 1e6
     if view is not None:
         updates = view._ipyws_bench_counter["updates"]
         extra.update(updates=updates, updates_s=updates / meter.elapsed if meter.elapsed else None)

@@ -254,7 +254,7 @@ def _brief(result: dict[str, Any]) -> str:
 # -- summarizing --------------------------------------------------------------------------------
 
 
-def _spread(values: Iterable[float], fmt: str) -> str:
+def _spread(values: Iterable[float | None], fmt: str) -> str:
     data = [v for v in values if v is not None]
     if not data:
         return "–"
@@ -357,6 +357,35 @@ def _main_table(res: Results, columns: list[Column], p99: bool = False) -> list[
             )
         if p99:
             row.append(_spread(res.values("echo", client, "p99_us"), "{:,.0f}"))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _threads_table(res: Results) -> list[str]:
+    """Return where an ipyws feed's time goes: CPU per message, the I/O thread's share, wall."""
+    head = ["client"]
+    for workload in ("feed100", "feed4k"):
+        title = WORKLOAD_TITLES[workload]
+        head += [
+            f"{title}: wall µs/msg",
+            "CPU µs/msg",
+            "I/O thread µs/msg",
+            "CPU / wall",
+        ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    clients = _order(
+        c for w in ("feed100", "feed4k") for c in res.clients(w) if res.values(w, c, "io_us_msg")
+    )
+    for client in [BASELINE, *clients]:
+        row = [client]
+        for workload in ("feed100", "feed4k"):
+            runs = [r for r in res.ok if r["workload"] == workload and r["client"] == client]
+            row += [
+                _spread((1e6 / r["msg_s"] for r in runs if r.get("msg_s")), "{:.1f}"),
+                _spread((r.get("cpu_us_msg") for r in runs), "{:.1f}"),
+                _spread((r.get("io_us_msg") for r in runs), "{:.1f}"),
+                _spread((r["cpu_s"] / r["seconds"] for r in runs if r.get("seconds")), "{:.2f}"),
+            ]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -660,6 +689,13 @@ def summarize(results: list[dict[str, Any]], info: dict[str, Any] | None = None)
         *_main_table(res, OTHER_COLUMNS, p99=True),
         "",
     ]
+    if any(r.get("io_us_msg") for r in res.ok):
+        out += [
+            "### Where an ipyws feed's time goes (CPU / wall below 1: threads waiting)",
+            "",
+            *_threads_table(res),
+            "",
+        ]
     if any("+panel" in c for w in ("feed100", "feed4k") for c in res.clients(w)):
         out += ["### With the live panel attached", "", *_panel_table(res), ""]
     if res.clients("memory"):

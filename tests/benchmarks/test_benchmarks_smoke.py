@@ -93,6 +93,10 @@ def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     expected = {"ws-async", "wsc-app", "ipyws", "ipyws-asyncio", "ipyws+panel", *ENGINE_CLIENTS}
     assert expected | set(per_engine) <= clients
     _assert_sane([r for r in records[1:] if r["client"] in (*ENGINE_CLIENTS, *per_engine)])
+    # The I/O thread's share of the CPU time is read for every ipyws feed.
+    ipyws_feeds = [r for r in records[1:] if r["workload"] in ("feed100", "feed4k")]
+    ipyws_feeds = [r for r in ipyws_feeds if r["client"].startswith("ipyws")]
+    assert all(0 < r["io_us_msg"] < r["cpu_us_msg"] for r in ipyws_feeds)
     # Each ipyws[ENGINE] ran on that engine, not on a fallback.
     for record in records[1:]:
         if record["client"] in per_engine:
@@ -100,6 +104,7 @@ def test_tiny_run_prints_every_table(tmp_path: Path) -> None:
     assert records[0]["workload"] == "machine" and records[0]["python"]
     for heading in (
         "### Throughput and latency",
+        "### Where an ipyws feed's time goes",
         "### With the live panel attached",
         "### Memory: one socket, default log size",
         "### Targets",
