@@ -26,13 +26,29 @@ from collections.abc import Callable
 from typing import Any
 
 from picows import WSListener, WSMsgType, WSTransport, ws_connect
-from picows.common import WSProtocolError
+from picows.common import (
+    WSHandshakeError,
+    WSInvalidHeaderError,
+    WSInvalidStatusError,
+    WSInvalidUpgradeError,
+    WSProtocolError,
+)
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHandshake, PayloadTooBig, ProtocolError
+from websockets.exceptions import (
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidUpgrade,
+    PayloadTooBig,
+    ProtocolError,
+)
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.http11 import Response
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
@@ -63,6 +79,34 @@ _NO_LIMIT = 1 << 62
 
 #: Headers picows writes itself into the handshake request.
 _PICOWS_HEADERS = {"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version"}
+
+
+#: Bytes read from the socket at a time (see _SlicedReads).
+READ_LIMIT = 64 * 1024
+
+
+class _SlicedReads(asyncio.BufferedProtocol):
+    """picows' protocol, given at most READ_LIMIT bytes of the socket per read.
+
+    picows parses every frame of a read before its listener can stop it, and doubles its
+    read buffer whenever a read fills it: in a flood each read would fill it, and it would
+    grow to the socket's receive buffer (megabytes), all parsed past a pause and held. Reads
+    of READ_LIMIT keep what a pause holds back, and the buffer, that small; the buffer still
+    grows for a frame bigger than that. Between the transport and picows only the size of
+    the buffer offered changes (asyncio's public ``BufferedProtocol`` contract).
+    """
+
+    def __init__(self, protocol: Any) -> None:
+        self._get_buffer = protocol.get_buffer
+        self.buffer_updated = protocol.buffer_updated  # type: ignore[method-assign]
+        self.connection_lost = protocol.connection_lost  # type: ignore[method-assign]
+        self.eof_received = protocol.eof_received  # type: ignore[method-assign]
+        self.pause_writing = protocol.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = protocol.resume_writing  # type: ignore[method-assign]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer: memoryview = self._get_buffer(sizehint)
+        return buffer[:READ_LIMIT] if len(buffer) > READ_LIMIT else buffer
 
 
 class _FailError(Exception):
@@ -624,6 +668,8 @@ class PicowsConnection(Connection):
                 raise TimeoutError("timed out during opening handshake") from None
             except _HandshakeRefusedError as exc:
                 raise exc.error from None
+            except WSHandshakeError as exc:
+                raise _as_websockets_error(exc) from exc
         if self._fail_reason is not None:
             ws.disconnect(False)
             raise ConnectionFailedError(self._fail_reason)
@@ -639,6 +685,8 @@ class PicowsConnection(Connection):
             self._report_closed(CloseCode.ABNORMAL_CLOSURE, "", False, exc)
             return
         self._done = asyncio.get_running_loop().create_future()
+        transport = ws.underlying_transport
+        transport.set_protocol(_SlicedReads(transport.get_protocol()))
         self._ws = ws
         self._listener = listener
         if ws.is_disconnected:
@@ -703,6 +751,24 @@ class _HandshakeRefusedError(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _as_websockets_error(exc: WSHandshakeError) -> InvalidHandshake:
+    """The error websockets raises where picows raised ``exc`` (the same causes either way)."""
+    response = exc.response
+    if isinstance(exc, WSInvalidStatusError) and response is not None:
+        status = response.status
+        headers = Headers(list(response.headers.items()))
+        return InvalidStatus(
+            Response(int(status), getattr(status, "phrase", ""), headers, exc.raw_body or b"")
+        )
+    if isinstance(exc, WSInvalidUpgradeError):
+        return InvalidUpgrade(exc.name, exc.value)
+    if isinstance(exc, WSInvalidHeaderError):
+        if exc.value is None:
+            return InvalidHeader(exc.name)
+        return InvalidHeaderValue(exc.name, exc.value)
+    return InvalidMessage(str(exc))
 
 
 def _discard(data: str | bytes) -> None:

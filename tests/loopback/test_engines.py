@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHeaderValue, InvalidStatus
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.sync.server import ServerConnection, serve
 
 from ipyws import WebSocket
 from ipyws._options import Engine
 from tests.loopback.recording import WAIT, assert_failed, closed, connect
+from tests.servers import TestServer
 
 Handler = Callable[[ServerConnection], None]
 
@@ -215,3 +216,22 @@ def test_an_unknown_engine_is_refused() -> None:
         WebSocket("ws://127.0.0.1:9/", engine="uvloop")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="engine must be a str"):
         WebSocket("ws://127.0.0.1:9/", engine=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "said"),
+    [
+        pytest.param("/no-such-path", InvalidStatus, "HTTP 404", id="status"),
+        pytest.param("/wrong_accept_key", InvalidHeaderValue, "Sec-WebSocket-Accept", id="accept"),
+        pytest.param("/redirect", InvalidStatus, "HTTP 301", id="redirect"),
+    ],
+)
+def test_handshake_failures_have_the_same_cause(
+    wpt: TestServer, path: str, kind: type[Exception], said: str
+) -> None:
+    """A refused handshake's error carries websockets' exception, whatever the engine."""
+    ws, rec = connect(wpt.url(path))
+    error = assert_failed(ws, rec)
+    cause = error.cause  # type: ignore[attr-defined]
+    assert isinstance(cause, kind), repr(cause)
+    assert said in str(cause)
