@@ -60,7 +60,6 @@ from ._transport import (
     _failed,
     _no_verification,
     _RedactingLogger,
-    logger,
     wait_for_pong,
 )
 
@@ -187,7 +186,7 @@ class _Listener(WSListener):  # type: ignore[misc]
                 deliver(message)
             except Exception as exc:
                 self.deliver = None
-                self.connection._reading_failed_picows(exc)
+                self.connection._reading_failed(exc)
             return
         self.receive(
             msg_type, frame.get_payload_as_bytes(), frame.fin, frame.rsv1, frame.rsv2, frame.rsv3
@@ -287,7 +286,7 @@ class _Listener(WSListener):  # type: ignore[misc]
             deliver(message)
         except Exception as exc:
             self.deliver = None
-            connection._reading_failed_picows(exc)
+            connection._reading_failed(exc)
 
 
 def _invalid_utf8(exc: UnicodeDecodeError) -> _FailError:
@@ -333,9 +332,8 @@ class PicowsConnection(Connection):
     # -- the Connection interface ----------------------------------------------------------
 
     @property
-    def is_open(self) -> bool:
-        """Tell whether the connection is open (read on the I/O thread)."""
-        return self._ws is not None and self._sink is not None
+    def _connected(self) -> bool:
+        return self._ws is not None
 
     def pause_reading(self) -> None:
         """Stop reading from the network (the socket's backlog is full); on the I/O thread."""
@@ -513,14 +511,6 @@ class PicowsConnection(Connection):
         if self._close_args is None and self._sink is not None:
             self._report_closed(*_failed(self._close_sent, failure.cause))
 
-    def _reading_failed_picows(self, exc: Exception) -> None:
-        """A failure inside ipyws while handing on a message: drop the connection (1006)."""
-        if self._fail_reason is not None:
-            return
-        logger.error("ipyws stopped reading %s", self._url.shown, exc_info=exc)
-        self._fail_reason = self._redact(f"ipyws failed while reading: {exc!r}")
-        self._abort()
-
     def _close_requested(self) -> None:
         self._closing_started()
         listener = self._listener
@@ -534,12 +524,6 @@ class PicowsConnection(Connection):
             self._ws.disconnect(False)
         elif self._task is not None:
             self._task.cancel()
-
-    def _shutdown(self) -> None:
-        if self._ws is None:
-            self._fail("the interpreter is shutting down")
-        else:
-            self.close(CloseCode.GOING_AWAY, "")
 
     def _disconnected(self) -> None:
         """picows reports the TCP connection closed."""
@@ -686,7 +670,9 @@ class PicowsConnection(Connection):
             return
         self._done = asyncio.get_running_loop().create_future()
         transport = ws.underlying_transport
-        transport.set_protocol(_SlicedReads(transport.get_protocol()))
+        protocol = transport.get_protocol()
+        if protocol is not None and not transport.is_closing():
+            transport.set_protocol(_SlicedReads(protocol))
         self._ws = ws
         self._listener = listener
         if ws.is_disconnected:

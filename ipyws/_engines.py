@@ -66,4 +66,6 @@ def new_connection(
         from ._engine_picows import PicowsConnection
 
         return PicowsConnection(sink, url, protocols, options, redact)
-    return Connection(sink, url, protocols, options, redact)
+    from ._engine_websockets import WebsocketsConnection
+
+    return WebsocketsConnection(sink, url, protocols, options, redact)

@@ -13,11 +13,12 @@ import time
 import pytest
 
 from ipyws import Backlog, WebSocket
-from ipyws._transport import READ_SLICE
+from ipyws._engine_websockets import READ_SLICE
 from tests.loopback.recording import WAIT, closed
 from tests.servers import TestServer
 
-# Reading stops within one slice of a read (ipyws._transport.READ_SLICE) past the limit;
+# Reading stops within one slice of a read (ipyws._engine_websockets.READ_SLICE;
+# the picows engine holds back the rest of a read once paused) past the limit;
 # these tests turn compression off, so that a slice holds what its bytes say. Messages that
 # came in the same read as the handshake (up to 256 KiB) were parsed before the socket could
 # count them: the peak is measured after them.
