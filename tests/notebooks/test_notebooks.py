@@ -94,6 +94,15 @@ def test_quickstart_connects_subscribes_and_closes(run_notebook: RunNotebook) ->
 def test_tour_shows_lifecycle_event_order_and_close_codes(run_notebook: RunNotebook) -> None:
     """The tour shows the four states, the event order and close codes 1000/1005/1006/1009/4000."""
     nb = run_notebook("02-websockets-tour.ipynb")
+    # The first panel is exampleSocket's, which talks and stays open to the end: its saved
+    # snapshot, redrawn after each cell that changed it, shows its message out and the echo.
+    first_panel = "".join(
+        output.data.get("text/html", "")
+        for output in cell(nb, "create").outputs
+        if output.output_type == "display_data"
+    )
+    assert "in: 1 message, 20 B · out: 1 message, 20 B" in first_panel
+    assert first_panel.count("Hello from the tour!") == 2  # sent, then echoed
     assert result(nb, "lifecycle") == "['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']"
     assert "clean close: ['open (OPEN)', 'message (OPEN)', 'close (CLOSED)']" in text(nb, "events")
     assert "failed connection: ['error (CLOSED)', 'close (CLOSED)']" in text(nb, "events-failed")
@@ -157,7 +166,18 @@ def test_feed_notebook_builds_dataframes_and_reloads_the_transcript(
     snapshot = next(
         o for o in cell(nb, "plot-snapshot").outputs if o.output_type == "execute_result"
     )
-    assert "<polyline" in snapshot.data["image/svg+xml"]
+    svg = snapshot.data["image/svg+xml"]
+    assert "<polyline" in svg
+    # The label sits in a band of its own above the curve: its baseline plus the descenders of
+    # an 11 px font stay above the highest point of the line.
+    label = re.search(r'<text x="[\d.]+" y="([\d.]+)" font-size="11"', svg)
+    line = re.search(r'points="([^"]+)"', svg)
+    assert label is not None and line is not None, svg
+    highest = min(float(point.split(",")[1]) for point in line[1].split())
+    assert float(label[1]) + 4 < highest, svg
+    # The latency column is there; the ticker's microsecond stamps that make it finer than a
+    # millisecond are tested with the demo servers (tests/loopback/test_demo.py).
+    assert "latency_ms" in ticks
     # The live plot's display was redrawn from the snapshot cell's run, which nbclient keeps.
     live = next(o for o in cell(nb, "plot").outputs if o.output_type == "display_data")
     assert "<polyline" in live.data["image/svg+xml"]
