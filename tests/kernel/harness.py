@@ -44,6 +44,8 @@ STARTUP_TIMEOUT = 90.0
 SHUTDOWN_WAIT = 5.0
 """Seconds jupyter_client waits for a clean exit before SIGTERM/SIGKILL (half each)."""
 PROCESS_EXIT_TIMEOUT = 10.0
+TRANSPORT = "ipc"
+"""How clients reach test kernels: Unix sockets, never TCP ports picked free beforehand."""
 COMM_MSG_TYPES: tuple[str, ...] = ("comm_open", "comm_msg", "comm_close")
 
 _POLL = 0.05
@@ -350,6 +352,9 @@ class Kernel:
                 connection_file=str(self.dirs["runtime"] / f"kernel-{uuid.uuid4()}.json"),
                 data_dir=str(self.dirs["data"]),
                 shutdown_wait_time=SHUTDOWN_WAIT,
+                # Unix sockets beside the connection file, not TCP ports: a port picked free
+                # can be taken by another process before the kernel binds it (busy machines).
+                transport=TRANSPORT,
             )
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in shutdown()
             self._km.start_kernel(
@@ -897,6 +902,7 @@ __all__ = [
     "COMM_MSG_TYPES",
     "DEFAULT_TIMEOUT",
     "REPO_ROOT",
+    "TRANSPORT",
     "Cell",
     "Kernel",
     "KernelError",

@@ -198,5 +198,5 @@ def test_the_loop_gets_turns_while_a_flood_is_dispatched(wpt: TestServer) -> Non
 
     waits = asyncio.run(main())
     # One dispatch turn is 5 ms; unbounded, the first wait would have lasted until the flood
-    # ended, which it never does.
-    assert max(waits) < 0.5, waits
+    # ended, which it never does. The bound leaves room for a busy machine's scheduling.
+    assert max(waits) < 2.0, waits

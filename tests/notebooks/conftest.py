@@ -64,6 +64,7 @@ def execute_notebook(path: Path) -> nbformat.NotebookNode:
             connection_file=str(dirs["runtime"] / "kernel.json"),
             data_dir=str(dirs["data"]),
             shutdown_wait_time=harness.SHUTDOWN_WAIT,
+            transport=harness.TRANSPORT,
         )
         client = NotebookClient(
             nb,

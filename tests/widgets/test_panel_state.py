@@ -352,7 +352,7 @@ def test_log_is_a_bounded_ring(
     ticker = start_ticker(rate=5000)
     ws = WebSocket(ticker.url, log_size=200)
     view = widgets.panel(ws, log_size=50)
-    wait_for(lambda: view.messages_in > 3000, what="3000 messages")
+    wait_for(lambda: view.messages_in > 3000, timeout=60, what="3000 messages")
     feed = view._feed
     assert view.log_size == 50
     assert len(feed.snapshot_rows()) == 50
@@ -369,7 +369,7 @@ def test_memory_stays_flat_on_an_endless_feed(
     try:
         ticker = start_ticker(rate=3000)
         _ws, view = open_panel(ticker.url)
-        wait_for(lambda: view.messages_in > 3000, what="rings to fill")
+        wait_for(lambda: view.messages_in > 3000, timeout=60, what="rings to fill")
         tracemalloc.start(5)
         try:
             # Windows measured in messages, so a slow machine only stretches them.
