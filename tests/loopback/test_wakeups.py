@@ -336,6 +336,10 @@ def _open_fds() -> collections.Counter[str]:
     return targets
 
 
+RUNS = 20
+"""asyncio.run() programs the descriptor test runs."""
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
 def test_finished_asyncio_programs_leave_no_loop_or_file_descriptor_behind(
     wpt: TestServer,
@@ -353,23 +357,24 @@ def test_finished_asyncio_programs_leave_no_loop_or_file_descriptor_behind(
     asyncio.run(main())
     gc.collect()
     before = _open_fds()
-    for _ in range(20):
+    for _ in range(RUNS):
         asyncio.run(main())
     gc.collect()
     assert [ref for ref in loops if ref() is not None] == []
 
     def opened_since() -> collections.Counter[str]:
-        """Return the descriptors open now that were not open before the 20 runs."""
+        """Return the descriptors open now that were not open before the runs."""
         return _open_fds() - before
 
-    # A loop's selector and a waker's eventfd close with the loop, at once.
-    assert [t for t in opened_since() if t.startswith("anon_inode:")] == []
     # The server's side of the last connection, and sockets other threads are closing, go
-    # shortly after; wait for them (20 leaked runs would leave far more than a few behind).
+    # shortly after: wait for them. What other tests' threads open meanwhile (a loop's
+    # selector, a server's socket) may stay: a few. A leak of the code under test leaves one
+    # or more per run: at least RUNS.
     deadline = time.monotonic() + WAIT
-    while opened_since() and time.monotonic() < deadline:
+    while sum(opened_since().values()) >= RUNS // 4 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert opened_since() == collections.Counter()
+    left = opened_since()
+    assert sum(left.values()) < RUNS // 4, f"{RUNS} runs left {left}"
 
 
 def test_a_burst_in_one_read_is_handled_in_one_turn_of_the_loop(wpt: TestServer) -> None:
