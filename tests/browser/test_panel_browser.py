@@ -31,7 +31,7 @@ from tests.browser.harness import (
 
 README_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "panel.png"
 
-SLEEP_CELL = 2
+SLEEP_CELL = 3  # after the cell that names RELEASE
 CELLS = [
     # Demo servers inside the kernel, on 127.0.0.1.
     "from ipyws import WebSocket, demo\n"
@@ -40,8 +40,11 @@ CELLS = [
     "echo = demo.start('echo')",
     # The socket as the cell's value shows its panel (the class only helps the selectors).
     "feed = WebSocket(ticker.url)\npanel(feed).add_class('t-feed')\nfeed",
-    # A cell that blocks the kernel's main thread.
-    "import time\ntime.sleep(5)",
+    # A cell that blocks the kernel's main thread until the test creates RELEASE (or a minute
+    # passed): the panel must move meanwhile, however long a busy machine takes to show it.
+    "import os, time\ndeadline = time.monotonic() + 60\n"
+    "while not os.path.exists(RELEASE) and time.monotonic() < deadline:\n"
+    "    time.sleep(0.05)",
     "box = WebSocket(echo.url)\npanel(box).add_class('t-echo')\nbox",
     # The same socket once more: a second view of the same panel. And a binary message.
     "display(feed)\nbox.wait_open(timeout=20)\nbox.send(bytes(range(40)))",
@@ -83,7 +86,8 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     page = tab.page
     app = jupyter_server.app
     name = f"panel-{uuid.uuid4().hex[:8]}.ipynb"
-    write_notebook(jupyter_server.root / name, CELLS)
+    release = jupyter_server.root / f"release-{uuid.uuid4().hex[:8]}"
+    write_notebook(jupyter_server.root / name, [f"RELEASE = {str(release)!r}", *CELLS])
     open_notebook(page, jupyter_server, name)
     run_all_cells(page)
 
@@ -97,8 +101,8 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     expect(saved.first).to_be_hidden()
     expect(feed.locator(".ipyws-rows .ipyws-row").first).to_be_visible()
     rows_before, counted_before = count_rows(feed), messages_in(feed)
-    # Read again once both grew (bounded: the sleeping cell must still be running by then).
-    deadline = time.monotonic() + 4.0
+    # Read again once both grew (bounded; the sleeping cell runs until released).
+    deadline = time.monotonic() + 30.0
     while time.monotonic() < deadline and (
         count_rows(feed) < rows_before + 5 or messages_in(feed) < counted_before + 5
     ):
@@ -109,8 +113,9 @@ def test_live_panel(jupyter_server: Any, tab: Any, artifacts: Path) -> None:
     assert counted_after >= counted_before + 5, f"in: {counted_before} -> {counted_after}"
     first_time = feed.locator(".ipyws-rows .ipyws-row .ipyws-c-time").first.inner_text()
     assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", first_time), first_time
+    release.touch()
 
-    wait_all_executed(page, len(CELLS))
+    wait_all_executed(page, len(CELLS) + 1)
 
     # Displayed twice, the socket shows one live state in both places.
     expect(page.locator(".t-feed .ipyws-panel")).to_have_count(2)
