@@ -172,6 +172,9 @@ def _server_args(app: str) -> list[str]:
         "--ServerApp.ip=127.0.0.1",
         "--ServerApp.port=0",  # the OS picks a free port: no find-then-bind race
         "--ServerApp.port_retries=0",
+        # Kernels on Unix sockets, not TCP ports picked free first (another process can take
+        # one before the kernel binds it).
+        "--KernelManager.transport=ipc",
         # Lab's handlers load in both apps: no news feed, no PyPI update check or listing.
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
