@@ -260,6 +260,34 @@ def test_engine_flag_picks_the_engine_carrying_the_socket(
     assert socket_named(ip, "plain").wait_open(TIMEOUT).stats.engine == "websockets"
 
 
+def test_ssl_cafile_trusts_a_private_ca(
+    ip: InteractiveShell, private_ca: trustme.CA, tmp_path: Path
+) -> None:
+    """--ssl CAFILE opens a wss:// server whose certificate that CA signed (without it: 1006)."""
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    private_ca.issue_cert("127.0.0.1").configure_cert(server_side)
+    cafile = tmp_path / "ca.pem"
+    private_ca.cert_pem.write_to_path(str(cafile))
+
+    def echo(connection: ServerConnection) -> None:
+        for message in connection:
+            connection.send(message)
+
+    with serve(echo, "127.0.0.1", 0, ssl=server_side) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        url = f"wss://127.0.0.1:{server.socket.getsockname()[1]}/"
+        run(ip, f"%ws connect {url} --as untrusted --no-display")
+        assert socket_named(ip, "untrusted").wait_closed(TIMEOUT).code == 1006
+        run(ip, f"%ws connect {url} --as trusted --no-display --ssl {cafile}")
+        ws = socket_named(ip, "trusted")
+        assert ws.wait_open(TIMEOUT).readyState == ReadyState.OPEN
+        ws.close()
+        ws.wait_closed(TIMEOUT)
+        server.shutdown()
+        thread.join(TIMEOUT)
+
+
 def test_log_size_option_and_config_bound_the_transcript(
     ip: InteractiveShell, silent_url: str
 ) -> None:
