@@ -57,8 +57,8 @@ class Completer:
             candidates = COMMANDS[subcommand].parser().long_options()
         elif previous == "--as":
             candidates = self.magics.names()
-        elif previous == "--binary-type":
-            candidates = ("arraybuffer", "blob")
+        elif previous.startswith("--"):  # a flag's value: its choices, if it has some
+            candidates = COMMANDS[subcommand].parser().choices_of(previous)
         elif len(words) == 2 and subcommand in ("send", "close", "log", "on", "off"):
             candidates = self.magics.names()
         elif len(words) == 3 and subcommand in ("on", "off"):

@@ -75,6 +75,13 @@ class Parser(argparse.ArgumentParser):
         """Return to the magic instead of ending the process (argparse calls this after help)."""
         raise HelpShown
 
+    def choices_of(self, flag: str) -> list[str]:
+        """Return the values ``flag`` accepts when they are a fixed set, sorted (else none)."""
+        for action in self._actions:
+            if flag in action.option_strings and action.choices is not None:
+                return sorted(str(choice) for choice in action.choices)
+        return []
+
     def long_options(self) -> list[str]:
         """Return the subcommand's ``--`` options, sorted, for completion."""
         return sorted(

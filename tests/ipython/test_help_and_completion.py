@@ -161,7 +161,7 @@ def test_completes_connection_names(ip: InteractiveShell, echo_url: str) -> None
 
 
 def test_completes_events_demos_options_and_binary_types(ip: InteractiveShell) -> None:
-    """Events after %%ws on NAME, demo names, a subcommand's options and --binary-type values."""
+    """Events after %%ws on NAME, demo names, a subcommand's options, a flag's choices."""
     assert _complete(ip, "%%ws on feed ") == ["close", "error", "message", "open"]
     assert _complete(ip, "%ws off feed m") == ["message"]
     assert _complete(ip, "%ws demo ") == ["binary", "chat", "echo", "ticker"]
@@ -169,6 +169,7 @@ def test_completes_events_demos_options_and_binary_types(ip: InteractiveShell) -
     assert _complete(ip, "%ws connect ws://h/ --pro") == ["--protocol", "--proxy", "--proxy-ssl"]
     assert _complete(ip, "%ws send feed --j") == ["--json"]
     assert _complete(ip, "%ws connect ws://h/ --binary-type ") == ["arraybuffer", "blob"]
+    assert _complete(ip, "%ws connect ws://h/ --engine ") == ["picows", "websockets"]
 
 
 def test_completion_leaves_other_lines_alone(ip: InteractiveShell) -> None:
