@@ -108,6 +108,19 @@ class _SlicedReads(asyncio.BufferedProtocol):
         return buffer[:READ_LIMIT] if len(buffer) > READ_LIMIT else buffer
 
 
+class _QuietLogger(_RedactingLogger):
+    """picows' connection logger, at DEBUG at most and minus credentials.
+
+    picows logs each connection at INFO and a peer's protocol error at ERROR, which Python
+    prints to stderr (under whichever cell runs) when logging is not configured. ipyws
+    reports failures as error events, and websockets' client logs none of this above DEBUG.
+    """
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stacklevel", 3)
+        super().log(min(level, logging.DEBUG), msg, *args, **kwargs)
+
+
 class _FailError(Exception):
     """Fail the connection: send a Close with ``code`` and ``reason``, report ``cause``."""
 
@@ -164,14 +177,14 @@ class _Listener(WSListener):  # type: ignore[misc]
         msg_type = frame.msg_type
         deliver = self.deliver
         # The common case, without a copy or an object more than needed: a whole,
-        # uncompressed message, while none is being reassembled.
+        # uncompressed message, while none is being reassembled. (picows' parser already
+        # refused a frame over max_size: here the frame is the message.)
         if (
             deliver is not None
             and frame.fin
             and (msg_type is _TEXT or msg_type is _BINARY)
             and self.opcode is None
             and not (frame.rsv1 or frame.rsv2 or frame.rsv3)
-            and frame.payload_size <= self.max_size
         ):
             message: str | bytes
             if msg_type is _TEXT:
@@ -636,7 +649,7 @@ class PicowsConnection(Connection):
             _without_credentials(self._url.href),
             ssl_context=self._ssl_context(),
             websocket_handshake_timeout=None,
-            logger_name=_RedactingLogger(logging.getLogger("picows.client"), self._redact),
+            logger_name=_QuietLogger(logging.getLogger("picows.client"), self._redact),
             enable_auto_pong=False,
             max_frame_size=_NO_LIMIT if max_size is None else max_size,
             extra_headers=headers,

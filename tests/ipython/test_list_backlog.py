@@ -50,7 +50,9 @@ def test_list_shows_a_paused_backlog(
     wait_for(lambda: ws.backlog.paused, TIMEOUT, "a paused backlog")
     cell = backlog_cell(ip, "behind", capsys)
     assert re.fullmatch(r"[\d,]+ · paused", cell), cell
-    assert int(cell.split()[0].replace(",", "")) > 100
+    # Reading stops at the limit (picows holds the rest of its read back) or within one
+    # parsed slice past it (websockets).
+    assert int(cell.split()[0].replace(",", "")) >= 100
 
 
 def test_list_counts_dropped_messages(

@@ -7,6 +7,7 @@ engine does above frames (the picows engine does it itself), so a difference fai
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 import string
 import threading
@@ -235,3 +236,19 @@ def test_handshake_failures_have_the_same_cause(
     cause = error.cause  # type: ignore[attr-defined]
     assert isinstance(cause, kind), repr(cause)
     assert said in str(cause)
+
+
+def test_a_protocol_error_logs_nothing_above_debug(
+    wpt: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server's protocol error is the error event's business: no engine logs it louder."""
+    with caplog.at_level(logging.DEBUG):
+        ws, rec = connect(wpt.url("/reserved-opcode"))
+        closed(ws)
+    assert rec.types == ["open", "message", "error", "close"]
+    loud = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno > logging.DEBUG and r.name.startswith(("picows", "websockets.client"))
+    ]
+    assert loud == []
