@@ -21,7 +21,7 @@ __all__ = ["ENGINES", "default_engine", "engine_for", "fallback_reason", "new_co
 PICOWS = importlib.util.find_spec("picows") is not None
 
 _lock = threading.Lock()
-_default = "websockets"
+_default = "picows" if PICOWS else "websockets"
 
 
 def default_engine(name: str | None = None) -> str:

@@ -281,8 +281,8 @@ class WebSocket(EventTarget):
             behaviour.
         log_pings: record each Ping and Pong frame in the [`transcript`][ipyws.Transcript]
             (default False).
-        engine: the protocol engine, ``"websockets"`` or ``"picows"`` (faster); None
-            (default) for the default engine. Options only websockets honours (a proxy)
+        engine: the protocol engine, ``"picows"`` (faster) or ``"websockets"``; None
+            (default) for picows. Options only websockets honours (a proxy)
             make the socket use it whatever is asked; [`stats`][ipyws.WebSocket.stats]
             shows the engine in use.
         max_backlog: received messages that may wait for their handlers; None for no limit.
