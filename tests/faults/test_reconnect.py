@@ -367,6 +367,9 @@ def test_reconnect_called_before_the_final_close_is_dispatched() -> None:
         ws = Watched(server.url("/echo"), **log.handlers())
         ws.wait_open(WAIT)
         ws.send("Goodbye")  # the echo server closes after echoing it; the handler holds on
+        # The echo must be in its handler before reconnect(): like close(), reconnect() turns
+        # the socket CLOSING, and a browser drops what a socket not OPEN still has to deliver.
+        log.wait_count("message", 1, WAIT)
         assert ended.wait(WAIT)
         # The final close is reported but not dispatched yet: the socket is still OPEN.
         assert ws.readyState == WebSocket.OPEN
