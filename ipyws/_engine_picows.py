@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
+import socket
 import ssl as ssl_module
 import struct
 import time
@@ -33,6 +35,7 @@ from picows.common import (
     WSInvalidUpgradeError,
     WSProtocolError,
 )
+from picows.url import WSParsedURL
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import (
@@ -340,6 +343,7 @@ class PicowsConnection(Connection):
         self._pending_pings: dict[bytes, tuple[Callable[[float | None], None], float]] = {}
         self._keepalive: asyncio.Task[None] | None = None
         self._done: asyncio.Future[None] | None = None
+        self._socket: socket.socket | None = None  # TCP, only while the handshake runs
         self.delivers_directly = True
 
     # -- the Connection interface ----------------------------------------------------------
@@ -600,6 +604,35 @@ class PicowsConnection(Connection):
             return ssl
         return None
 
+    async def _connect_socket(self, url: WSParsedURL) -> socket.socket:
+        """Connect a TCP socket to the target, kept so a canceled handshake can drop it.
+
+        Does what ``loop.create_connection`` does for a host and port (each address in
+        turn, its errors combined the same way), which picows would otherwise call.
+        """
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(url.host, url.port, type=socket.SOCK_STREAM)
+        if not infos:
+            raise OSError("getaddrinfo() returned empty list")
+        errors: list[OSError] = []
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                errors.append(exc)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            self._socket = sock
+            return sock
+        if len(errors) == 1 or all(str(exc) == str(errors[0]) for exc in errors):
+            raise errors[0]
+        raise OSError(f"Multiple exceptions: {', '.join(str(exc) for exc in errors)}")
+
     async def _open_picows(self) -> tuple[WSTransport, _Listener, ClientProtocol]:
         """Open the connection, one CONNECTING connection per host at a time (RFC 6455 4.1)."""
         opts = self._options
@@ -644,7 +677,10 @@ class PicowsConnection(Connection):
             return _Listener(self, list(handshake.extensions))
 
         max_size = opts.max_size
-        connect = ws_connect(
+        # Made inside the host lock: a coroutine made before it and then canceled while
+        # waiting for the lock would be garbage that was never awaited.
+        connect = functools.partial(
+            ws_connect,
             listener_factory,
             _without_credentials(self._url.href),
             ssl_context=self._ssl_context(),
@@ -654,13 +690,24 @@ class PicowsConnection(Connection):
             max_frame_size=_NO_LIMIT if max_size is None else max_size,
             extra_headers=headers,
             max_redirects=0,
+            socket_factory=self._connect_socket,
         )
         async with self._io.host_lock(self._url.host_key):
             try:
-                if opts.open_timeout is None:
-                    ws, listener = await connect
-                else:
-                    ws, listener = await asyncio.wait_for(connect, opts.open_timeout)
+                try:
+                    if opts.open_timeout is None:
+                        ws, listener = await connect()
+                    else:
+                        ws, listener = await asyncio.wait_for(connect(), opts.open_timeout)
+                except BaseException:
+                    # picows leaves the TCP connection open when canceled during the
+                    # handshake (close() or open_timeout): drop it, as a browser does.
+                    if self._socket is not None:
+                        with contextlib.suppress(OSError):
+                            self._socket.shutdown(socket.SHUT_RDWR)
+                    raise
+                finally:
+                    self._socket = None
             except asyncio.TimeoutError:
                 raise TimeoutError("timed out during opening handshake") from None
             except _HandshakeRefusedError as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
+import time
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -289,3 +292,58 @@ def test_other_hosts_connect_meanwhile(wpt: TestServer, held_server: HeldServer)
     other.wait_open(timeout=WAIT)
     assert slow.readyState == WebSocket.CONNECTING
     held_server.release()
+
+
+def test_closed_while_waiting_for_its_host_leaves_nothing_unawaited(
+    held_server: HeldServer,
+) -> None:
+    """A socket closed while another holds its host's CONNECTING slot fails without a leak."""
+    first = WebSocket(held_server.url)
+    held_server.wait_held()
+    second = WebSocket(held_server.url)
+    time.sleep(0.3)  # time for the second to start waiting for the host (nothing signals it)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second.close()
+        assert closed(second).code == 1006
+        held_server.release()
+        first.close()
+        closed(first)
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+@pytest.fixture
+def silent_server() -> Iterator[socket.socket]:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers a handshake."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(WAIT)
+        yield listener
+
+
+def _hung_up(connection: socket.socket) -> bool:
+    """Read the handshake request, then whether the client hung up within WAIT seconds."""
+    connection.settimeout(WAIT)
+    with connection:
+        try:
+            while connection.recv(4096):
+                pass
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            pass
+        return True
+
+
+@pytest.mark.parametrize("how", ["close", "open_timeout"])
+def test_a_handshake_given_up_drops_the_tcp_connection(
+    silent_server: socket.socket, how: str
+) -> None:
+    """close() during CONNECTING, or the open timeout, hangs up the TCP connection at once."""
+    port = silent_server.getsockname()[1]
+    ws = WebSocket(f"ws://127.0.0.1:{port}/", open_timeout=0.5 if how == "open_timeout" else None)
+    connection, _ = silent_server.accept()
+    if how == "close":
+        ws.close()
+    assert _hung_up(connection)
+    assert closed(ws).code == 1006
