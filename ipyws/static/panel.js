@@ -371,6 +371,7 @@ function buildLog(model, root, on, later) {
   const fillRow = (row, r) => {
     row.className = `ipyws-row ipyws-dir-${token(r.dir)} ipyws-type-${token(r.type)}`;
     row.dataset.id = r.id;
+    delete row.dataset.pending;
     row.dataset.dir = token(r.dir);
     row.dataset.type = token(r.type);
     row.title = `${r.dir} · ${r.type}`;
@@ -382,7 +383,10 @@ function buildLog(model, root, on, later) {
     size.textContent = r.dir === "event" ? "" : formatBytes(r.size || 0);
     data.textContent = r.preview;
   };
-  const fillPending = (row, text) => {
+  // A row still loading keeps its id (data-pending), so a click on it selects that row.
+  const fillPending = (row, text, id) => {
+    if (id === undefined) delete row.dataset.pending;
+    else row.dataset.pending = id;
     if (row.className === "ipyws-row ipyws-pending" && row.lastChild.textContent === text) return;
     row.className = "ipyws-row ipyws-pending";
     for (const key of ["id", "dir", "type"]) delete row.dataset[key];
@@ -440,9 +444,9 @@ function buildLog(model, root, on, later) {
     node.classList.toggle("ipyws-selected", r.id === selected);
     return node;
   };
-  const pendingNode = (key, text) => {
+  const pendingNode = (key, text, id) => {
     const [node] = acquire(key);
-    fillPending(node, text);
+    fillPending(node, text, id);
     return node;
   };
   const place = (nodes) => {
@@ -497,7 +501,7 @@ function buildLog(model, root, on, later) {
       if (r) {
         nodes.push(nodeOf(r));
       } else {
-        nodes.push(pendingNode(`p${id}`, "… loading"));
+        nodes.push(pendingNode(`p${id}`, "… loading", id));
         if (i >= wanted[0] && i < wanted[1]) missing.push(id);
       }
     }
@@ -697,8 +701,9 @@ function buildLog(model, root, on, later) {
   });
   list.addEventListener("click", (event) => {
     const node = event.target.closest(".ipyws-row");
-    if (!node || !list.contains(node) || node.dataset.id === undefined) return;
-    selected = Number(node.dataset.id);
+    const id = node ? (node.dataset.id ?? node.dataset.pending) : undefined;
+    if (!node || !list.contains(node) || id === undefined) return;
+    selected = Number(id);
     full = null;
     for (const other of list.querySelectorAll(".ipyws-selected")) other.classList.remove("ipyws-selected");
     node.classList.add("ipyws-selected");

@@ -263,6 +263,14 @@ def test_log_in_a_firehose(jupyter_server: Any, tab: Any, artifacts: Path) -> No
         """() => { const l = document.querySelector('.t-fire .ipyws-rows');
                    l.scrollTop = l.scrollHeight / 3; }"""
     )
+    # A row clicked while it is still loading is selected all the same.
+    clicked = page.wait_for_function(
+        """() => { const p = document.querySelector('.t-fire .ipyws-pending[data-pending]');
+                   if (!p) return null; p.click(); return Number(p.dataset.pending); }""",
+        timeout=30_000,
+    ).json_value()
+    expect(fire.locator(".ipyws-detail-meta")).to_contain_text(re.compile(rf"seq {clicked}\b"))
+    expect(fire.locator(".ipyws-detail-body")).to_contain_text('"type": "tick"')
     page.wait_for_function(
         f"() => {{ const ids = ({_DRAWN_JS})(); return ids.length > 10 && !ids.includes(null); }}",
         timeout=30_000,
