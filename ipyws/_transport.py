@@ -523,7 +523,7 @@ class IOThread:
         async def close_all() -> None:
             for connection in list(self.connections):
                 connection._shutdown()
-            # A deadline, not asyncio.timeout(): that needs Python 3.11 and ipyws supports 3.10.
+            # A deadline, not asyncio.timeout(): what is still open then is aborted, not failed.
             deadline = self.loop.time() + timeout
             while self.connections and self.loop.time() < deadline:
                 await asyncio.sleep(0.01)

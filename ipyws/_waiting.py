@@ -76,10 +76,9 @@ class Waiter:
         assert self._loop is not None
         self._future = self._loop.create_future()
         try:
-            # asyncio.timeout() would need Python 3.11; ipyws supports 3.10.
             await asyncio.wait_for(self._future, timeout)
-        except asyncio.TimeoutError:  # not yet the builtin TimeoutError on Python 3.10
-            raise TimeoutError from None
+        except TimeoutError:
+            raise TimeoutError from None  # without wait_for's chained CancelledError
         finally:
             self._future = None
 

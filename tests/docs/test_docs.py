@@ -13,13 +13,9 @@ import types
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import ipyws
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"

@@ -6,10 +6,9 @@ import asyncio
 import socket
 import threading
 import traceback
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
-from typing_extensions import assert_type
 
 from ipyws import CloseEvent, Event, MessageEvent, WebSocket, WebSocketClosedError
 from tests.loopback.recording import WAIT, ProbeSocket, closed, connect

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 import ipyws
 import ipyws._version
 from ipyws._transport import DEFAULT_USER_AGENT
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PACKAGE = Path(ipyws.__file__).parent
 
