@@ -22,7 +22,9 @@ def test_the_header_says_the_handler_is_behind_and_paused(
     ws = blocked_socket(wpt.url("/flood?size=100"), gate, max_backlog=100, compression=False)
     view = widgets.panel(ws)
     try:
-        wait_for(lambda: view.backlog_paused and view.backlog > 100, what="a paused backlog")
+        # Reading stops at the limit (picows holds the rest of its read back) or within one
+        # parsed slice past it (websockets).
+        wait_for(lambda: view.backlog_paused and view.backlog >= 100, what="a paused backlog")
         text = widgets.snapshot_text(ws)  # what a notebook saved without the widget shows
         assert "handler behind by " in text
         assert "· paused" in text
