@@ -486,9 +486,15 @@ def _ipyws_socket(
     ``on_done`` is also called if the socket closes first (see :func:`_check_complete`).
     ``engine`` chooses the protocol engine (``engine=``); None leaves ipyws's default.
     """
+    import importlib
+
     from ipyws import WebSocket
+    from ipyws._engines import default_engine
 
     options: dict[str, Any] = {} if engine is None else {"engine": engine}
+    # Imported before the clock starts, as every baseline imports its library: the first
+    # socket of a session imports its engine (picows: about 25 ms), later ones do not.
+    importlib.import_module(f"ipyws._engine_{engine or default_engine()}")
 
     if panel:
         # Imported before the clock starts, as in a session that displays many sockets:

@@ -88,27 +88,37 @@ READ_LIMIT = 64 * 1024
 
 
 class _SlicedReads(asyncio.BufferedProtocol):
-    """picows' protocol, given at most READ_LIMIT bytes of the socket per read.
+    """picows' protocol, given at most READ_LIMIT bytes of the socket per read, whose
+    messages the listener hands to the socket in one call at the end of each read.
 
     picows parses every frame of a read before its listener can stop it, and doubles its
     read buffer whenever a read fills it: in a flood each read would fill it, and it would
     grow to the socket's receive buffer (megabytes), all parsed past a pause and held. Reads
     of READ_LIMIT keep what a pause holds back, and the buffer, that small; the buffer still
     grows for a frame bigger than that. Between the transport and picows only the size of
-    the buffer offered changes (asyncio's public ``BufferedProtocol`` contract).
+    the buffer offered changes (asyncio's public ``BufferedProtocol`` contract), and the
+    end of each read is told to the listener (see ``_Listener.flush``).
     """
 
-    def __init__(self, protocol: Any) -> None:
+    def __init__(self, protocol: Any, listener: _Listener) -> None:
         self._get_buffer = protocol.get_buffer
-        self.buffer_updated = protocol.buffer_updated  # type: ignore[method-assign]
+        self._buffer_updated = protocol.buffer_updated
+        self._listener = listener
         self.connection_lost = protocol.connection_lost  # type: ignore[method-assign]
         self.eof_received = protocol.eof_received  # type: ignore[method-assign]
         self.pause_writing = protocol.pause_writing  # type: ignore[method-assign]
         self.resume_writing = protocol.resume_writing  # type: ignore[method-assign]
+        listener.batch = []
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer: memoryview = self._get_buffer(sizehint)
         return buffer[:READ_LIMIT] if len(buffer) > READ_LIMIT else buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        try:
+            self._buffer_updated(nbytes)
+        finally:
+            self._listener.flush()
 
 
 class _QuietLogger(_RedactingLogger):
@@ -147,6 +157,12 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.connection = connection
         self.transport: WSTransport | None = None
         self.deliver: Callable[[str | bytes], None] | None = None
+        #: The sink's reports of one message and of several (see flush).
+        self.sink_message: Callable[[str | bytes], None] | None = None
+        self.sink_messages: Callable[[list[str | bytes]], None] | None = None
+        #: The whole messages of the read in progress, or None until reads are sliced
+        #: (_SlicedReads, which calls flush() at the end of each read).
+        self.batch: list[str | bytes] | None = None
         self.held: deque[tuple[Any, bytes, bool, bool, bool, bool]] | None = deque()
         #: Negotiated extensions (permessage-deflate), decoding in reverse order.
         self.extensions = extensions
@@ -198,17 +214,24 @@ class _Listener(WSListener):  # type: ignore[misc]
                     return
             else:
                 message = frame.get_payload_as_bytes()
+            batch = self.batch
+            if batch is not None:
+                batch.append(message)
+                return
             try:
                 deliver(message)
             except Exception as exc:
                 self.deliver = None
                 self.connection._reading_failed(exc)
             return
+        if self.batch:
+            self.flush()  # what came before this frame goes first
         self.receive(
             msg_type, frame.get_payload_as_bytes(), frame.fin, frame.rsv1, frame.rsv2, frame.rsv3
         )
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.flush()
         self.connection._disconnected()
 
     def pause_writing(self) -> None:
@@ -219,6 +242,25 @@ class _Listener(WSListener):  # type: ignore[misc]
         self.connection._flush()
 
     # -- frames ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Hand over the messages of the read that just ended, in one call, as deliver would."""
+        batch = self.batch
+        if not batch:
+            return
+        self.batch = []
+        deliver = self.deliver
+        if deliver is None:
+            return
+        try:
+            if deliver is self.sink_message and self.sink_messages is not None:
+                self.sink_messages(batch)
+            else:
+                for message in batch:
+                    deliver(message)
+        except Exception as exc:
+            self.deliver = None
+            self.connection._reading_failed(exc)
 
     def release(self) -> None:
         """Process the frames held back, in order, until done or reading is paused again."""
@@ -732,7 +774,7 @@ class PicowsConnection(Connection):
         transport = ws.underlying_transport
         protocol = transport.get_protocol()
         if protocol is not None and not transport.is_closing():
-            transport.set_protocol(_SlicedReads(protocol))
+            transport.set_protocol(_SlicedReads(protocol, listener))
         self._ws = ws
         self._listener = listener
         if ws.is_disconnected:
@@ -743,7 +785,8 @@ class PicowsConnection(Connection):
             return
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
         sink.opened(handshake.subprotocol or "", extensions, _handshake(ws))
-        listener.deliver = sink.message
+        listener.deliver = listener.sink_message = sink.message
+        listener.sink_messages = sink.messages
         if self._close_args is not None or self._closing:
             listener.deliver = _discard
         listener.release()  # what came with the handshake's response

@@ -20,7 +20,6 @@ __all__ = [
     "EventTarget",
     "MessageEvent",
     "ReconnectEvent",
-    "received_message_event",
 ]
 
 _TIME_ORIGIN = time.monotonic()
@@ -128,37 +127,8 @@ class MessageEvent(Event):
 
 
 _new_object = object.__new__
-_monotonic = time.monotonic
 _AT_TARGET = Event.AT_TARGET
 _NONE = Event.NONE
-
-
-def received_message_event(data: Any, origin: str) -> MessageEvent:
-    """Make the event of a received message, as ``MessageEvent("message", data=..., origin=...)``.
-
-    The per-message path of a socket: chained ``__init__`` calls and keyword parsing cost
-    about as much as the whole dispatch, so this sets the slots directly (a test checks it
-    matches the constructor attribute for attribute).
-    """
-    event = _new_object(MessageEvent)
-    event.type = "message"
-    event.bubbles = False
-    event.cancelable = False
-    event.defaultPrevented = False
-    event.isTrusted = False
-    event.target = None
-    event.currentTarget = None
-    event.eventPhase = 0  # Event.NONE
-    event.timeStamp = (_monotonic() - _TIME_ORIGIN) * 1000.0
-    event.cause = None
-    event._dispatching = False
-    event._stop = False
-    event.data = data
-    event.origin = origin
-    event.lastEventId = ""
-    event.source = None
-    event.ports = ()
-    return event
 
 
 class CloseEvent(Event):
@@ -360,12 +330,46 @@ class EventTarget:
         return self._dispatch(event)
 
     def _dispatch(self, event: Event, trusted: bool = False) -> bool:
-        """Dispatch ``event`` at this target (the one code path for real and synthetic events)."""
+        """Dispatch ``event`` at this target (real and synthetic events alike)."""
         event.isTrusted = trusted
         event.target = self
         event.currentTarget = self
         event.eventPhase = _AT_TARGET
         event._dispatching = True
+        return self._call_listeners(event)
+
+    def _dispatch_message(self, data: Any, origin: str, now: float) -> MessageEvent:
+        """Dispatch a received message, as ``_dispatch(MessageEvent("message", data=data,
+        origin=origin), True)`` would at ``time.monotonic()`` ``now``; return the event.
+
+        The per-message path of a socket: the constructor's chained ``__init__`` calls and
+        keyword parsing cost about as much as the whole dispatch, so this sets the slots
+        directly, at their values during dispatch (a test checks the event matches the
+        constructor's, dispatched, attribute for attribute).
+        """
+        event = _new_object(MessageEvent)
+        event.type = "message"
+        event.bubbles = False
+        event.cancelable = False
+        event.defaultPrevented = False
+        event.isTrusted = True
+        event.target = self
+        event.currentTarget = self
+        event.eventPhase = _AT_TARGET
+        event.timeStamp = (now - _TIME_ORIGIN) * 1000.0
+        event.cause = None
+        event._dispatching = True
+        event._stop = False
+        event.data = data
+        event.origin = origin
+        event.lastEventId = ""
+        event.source = None
+        event.ports = ()
+        self._call_listeners(event)
+        return event
+
+    def _call_listeners(self, event: Event) -> bool:
+        """Call the listeners of ``event`` (already at this target), then end its dispatch."""
         try:
             for entry in self._listeners.get(event.type, ()):
                 if entry.removed:

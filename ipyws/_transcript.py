@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from ._text import utf8
+
 __all__ = ["DEFAULT_DATA_LIMIT", "DEFAULT_LOG_SIZE", "Transcript", "Window", "load_jsonl"]
 
 #: Records a transcript keeps by default; older ones are dropped first.
@@ -105,6 +107,38 @@ class Transcript:
         seq = self._seq
         self._seq = seq + 1
         self._records.append((seq, _time(), "receive", opcode, data, size, None))
+
+    def received_batch(self, batch: list[str | bytes]) -> int:
+        """Record the messages of one read, in order; return their size in bytes.
+
+        They arrived together, so they share one time. A text's size is its UTF-8 length:
+        the engine decoded valid UTF-8, so ASCII text (an O(1) check) is one byte per
+        character, and only other text is encoded again to count it.
+        """
+        now = _time()
+        seq = self._seq
+        limit = self._data_limit
+        append = self._records.append
+        total = 0
+        for data in batch:
+            if data.__class__ is str:
+                size = len(data) if data.isascii() else len(utf8(data))  # type: ignore[union-attr, arg-type]
+                opcode = TEXT
+            else:
+                size = len(data)
+                opcode = BINARY
+            total += size
+            if size > limit:
+                self._seq = seq
+                self._add("receive", opcode, data, size)
+                seq += 1
+                continue
+            append((seq, now, "receive", opcode, data, size, None))
+            seq += 1
+        self._seq = seq
+        self.messages_in += len(batch)
+        self.bytes_in += total
+        return total
 
     def sent(self, data: str | bytes, size: int) -> None:
         """Record a message handed to ``send``."""

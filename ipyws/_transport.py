@@ -111,6 +111,9 @@ class Sink(Protocol):
     def message(self, data: str | bytes) -> None:
         """A whole message arrived (text as str, binary as bytes)."""
 
+    def messages(self, batch: list[str | bytes]) -> None:
+        """Whole messages arrived in one read, in order: as many ``message`` calls, in one."""
+
     def written(self, total: int) -> None:
         """``total`` payload bytes have been written to the network so far."""
 

@@ -40,7 +40,6 @@ from ._events import (
     EventTarget,
     MessageEvent,
     ReconnectEvent,
-    received_message_event,
 )
 from ._flow import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Backlog, Flow
 from ._options import DEFAULT_MAX_SIZE, DEFAULT_USER_AGENT, Engine, Options
@@ -54,7 +53,7 @@ from ._platform import (
 )
 from ._reconnect import Reconnect, policy_of
 from ._stats import SocketStats
-from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name, utf8
+from ._text import SECRET_HEADERS, Redactor, escape_controls, to_usv, type_name
 from ._transcript import DEFAULT_DATA_LIMIT, DEFAULT_LOG_SIZE, Transcript
 from ._url import WebSocketURL, parse_websocket_url, url_credentials
 from ._validation import (
@@ -230,13 +229,24 @@ class _SocketSink:
     thread, bound to the socket's ``_io_*`` methods, which record and post but never touch
     the socket's state."""
 
-    __slots__ = ("closed", "closing", "control", "message", "opened", "rtt", "socket", "written")
+    __slots__ = (
+        "closed",
+        "closing",
+        "control",
+        "message",
+        "messages",
+        "opened",
+        "rtt",
+        "socket",
+        "written",
+    )
 
     def __init__(self, socket: WebSocket) -> None:
         self.socket = socket
         # Bound once: the I/O thread calls message() for every message of a feed.
         self.opened = socket._io_open
         self.message = socket._io_message
+        self.messages = socket._io_messages
         self.written = socket._io_written
         self.rtt = socket._io_rtt
         self.control = socket._io_control
@@ -727,16 +737,16 @@ class WebSocket(EventTarget):
         )
 
     def _io_message(self, data: str | bytes) -> None:
-        # The size on the wire: websockets decoded valid UTF-8, so ASCII text (an O(1) check)
-        # is one byte per character; anything else is encoded again to count it.
-        ascii_or_bytes = data.__class__ is bytes or data.isascii()
-        size = len(data) if ascii_or_bytes else len(utf8(data))  # type: ignore[arg-type]
-        self.transcript.received(data, size)
+        self._io_messages([data])
+
+    def _io_messages(self, batch: list[str | bytes]) -> None:
+        """Record and queue the messages of one read (an engine hands over a read at once)."""
+        self.transcript.received_batch(batch)
         inbox = self._inbox
-        inbox.append(data)
+        inbox.extend(batch)
         flow = self._flow
-        # Flow.over() inlined: this runs for every message of a feed.
-        received = flow.received_bytes + len(data)
+        # Flow.over() inlined: this runs for every read of a feed.
+        received = flow.received_bytes + sum(map(len, batch))
         flow.received_bytes = received
         if (
             len(inbox) > flow.high_messages
@@ -921,33 +931,57 @@ class WebSocket(EventTarget):
         As between tasks, a blocking wait on this thread (``wait_message()`` in a sync cell)
         stops the run as soon as its condition holds; the rest stays queued, first in line.
         Each connection of a socket that reconnects may get its own inbox (see _io_open).
+        This runs for every message of a feed: what a call per message would do is inline.
         """
         dispatcher = self._dispatcher
         stop = dispatcher.stop
         flow = self._flow
         deadline = dispatcher.deadline
+        origin = self._origin
+        recent = self._recent
+        dispatch = self._dispatch_message
         left = RUN_COUNT
         dispatcher.batch_started(self._task_messages, inbox)
         try:
             while True:
+                now = _monotonic()
                 while inbox:
                     data = inbox.popleft()
                     flow.handled_bytes += len(data)
-                    try:
-                        self._message(data)
-                    except Exception as exc:
-                        report_exception(exc)
+                    self._written_seen = self._written_bytes
+                    # Messages that arrive after close() are dropped, as in the browser.
+                    if self._ready_state == _OPEN:
+                        if data.__class__ is not str and self._binary_type == "blob":
+                            data = Blob._wrap(data)  # type: ignore[arg-type, assignment]
+                        try:
+                            event = dispatch(data, origin, now)
+                            # Kept after the listeners ran: a waiter on another thread
+                            # returns only then.
+                            if len(recent) >= _RECENT_COUNT:
+                                self._recent_bytes -= len(recent.popleft()[1].data)
+                            recent.append((self._dispatched, event))
+                            self._dispatched += 1
+                            self._recent_bytes += len(data)
+                            if self._recent_bytes > _RECENT_BYTES:
+                                self._trim_recent()
+                            if self._waiters:
+                                self._resolve("message", event)
+                        except Exception as exc:
+                            report_exception(exc)
                     if flow.paused and not flow.resume_asked and flow.may_resume(self._inbox):
                         flow.resume_asked = True
                         io_thread().call(self._io_resume)
+                    if not inbox:
+                        break
                     # The turn is bounded (see Dispatcher.deadline): the rest runs after the
                     # loop's other callbacks had theirs, first in line.
                     left -= 1
-                    if inbox and (left <= 0 or _monotonic() >= deadline):
+                    now = _monotonic()
+                    if left <= 0 or now >= deadline:
                         dispatcher.end_turn()
                         dispatcher.requeue(self._task_messages, inbox)
                         return
-                    if inbox and stop is not None and stop():
+                    if stop is not None and stop():
                         dispatcher.requeue(self._task_messages, inbox)
                         return
                 if inbox is not self._inbox:
@@ -965,30 +999,16 @@ class WebSocket(EventTarget):
         finally:
             dispatcher.batch_ended()
 
+    def _trim_recent(self) -> None:
+        """Keep the recent messages under _RECENT_BYTES (the newest one stays)."""
+        recent = self._recent
+        while self._recent_bytes > _RECENT_BYTES and len(recent) > 1:
+            self._recent_bytes -= len(recent.popleft()[1].data)
+
     def _task_closing(self, _: None) -> None:
         self._written_seen = self._written_bytes
         if self._ready_state == _OPEN:
             self._ready_state = ReadyState.CLOSING
-
-    def _message(self, data: str | bytes) -> None:
-        self._written_seen = self._written_bytes
-        if self._ready_state != _OPEN:
-            return  # messages that arrive after close() are dropped, as in the browser
-        if data.__class__ is not str and self._binary_type == "blob":
-            data = Blob._wrap(data)  # type: ignore[arg-type, assignment]
-        event = received_message_event(data, self._origin)
-        self._dispatch(event, True)
-        # Recorded after the listeners ran: a waiter on another thread returns only then.
-        recent = self._recent
-        recent.append((self._dispatched, event))
-        self._dispatched += 1
-        self._recent_bytes += len(data)
-        while len(recent) > _RECENT_COUNT or (
-            self._recent_bytes > _RECENT_BYTES and len(recent) > 1
-        ):
-            self._recent_bytes -= len(recent.popleft()[1].data)
-        if self._waiters:
-            self._resolve("message", event)
 
     def _task_close(self, args: tuple[int, str, bool, BaseException | None, bool]) -> None:
         code, reason, was_clean, error, final = args

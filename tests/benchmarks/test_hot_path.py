@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from ipyws import MessageEvent, WebSocket
-from ipyws._events import Event, received_message_event
+from ipyws._events import Event, EventTarget
 
 WAIT = 10.0
 
@@ -75,17 +76,30 @@ def sequence_url() -> Iterator[str]:
     thread.join(WAIT)
 
 
-def test_received_message_event_matches_the_constructor() -> None:
-    """The fast event factory sets every slot as ``MessageEvent("message", ...)`` does."""
-    fast = received_message_event("data", "ws://example.test")
-    slow = MessageEvent("message", data="data", origin="ws://example.test")
+def test_a_received_message_event_matches_the_constructor_dispatched() -> None:
+    """A received message's event has every slot of ``MessageEvent("message", ...)``
+    dispatched as trusted, during its dispatch and after."""
     slots = {name for cls in MessageEvent.__mro__ for name in getattr(cls, "__slots__", ())}
-    assert slots >= {"data", "origin", "timeStamp", "cause"}
-    for name in sorted(slots - {"timeStamp"}):
+    assert slots >= {"data", "origin", "timeStamp", "cause", "target", "isTrusted"}
+    names = sorted(slots - {"timeStamp", "target", "currentTarget"})
+    during: dict[str, list[Any]] = {}
+    fast_target, slow_target = EventTarget(), EventTarget()
+    for key, target in (("fast", fast_target), ("slow", slow_target)):
+        target.addEventListener(
+            "message",
+            lambda e, key=key: during.setdefault(
+                key, [e.currentTarget is e.target, *(getattr(e, n) for n in names)]
+            ),
+        )
+    fast = fast_target._dispatch_message("data", "ws://example.test", time.monotonic())
+    slow = MessageEvent("message", data="data", origin="ws://example.test")
+    slow_target._dispatch(slow, True)
+    assert during["fast"] == during["slow"] and during["fast"][0] is True
+    for name in names:
         assert getattr(fast, name) == getattr(slow, name), name
-    assert type(fast) is MessageEvent
+    assert type(fast) is MessageEvent and fast.target is fast_target
+    assert fast.currentTarget is None and fast.eventPhase == Event.NONE and fast.isTrusted
     assert isinstance(fast.timeStamp, float) and fast.timeStamp <= slow.timeStamp
-    assert fast.eventPhase == Event.NONE
 
 
 def test_messages_arrive_whole_and_in_order(sequence_url: str) -> None:
