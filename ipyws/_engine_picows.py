@@ -83,27 +83,32 @@ _NO_LIMIT = 1 << 62
 _PICOWS_HEADERS = {"host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version"}
 
 
-#: Bytes read from the socket at a time (see _SlicedReads).
-READ_LIMIT = 64 * 1024
+#: Bytes a read from the socket may bring: at least READ_MIN, at most READ_MAX, and otherwise
+#: what the socket's backlog has room for (see _SlicedReads).
+READ_MIN = 64 * 1024
+READ_MAX = 4 * 1024 * 1024
 
 
 class _SlicedReads(asyncio.BufferedProtocol):
-    """picows' protocol, given at most READ_LIMIT bytes of the socket per read, whose
-    messages the listener hands to the socket in one call at the end of each read.
+    """picows' protocol, given a read buffer sized by the socket's backlog, whose messages
+    the listener hands to the socket in one call at the end of each read.
 
     picows parses every frame of a read before its listener can stop it, and doubles its
     read buffer whenever a read fills it: in a flood each read would fill it, and it would
-    grow to the socket's receive buffer (megabytes), all parsed past a pause and held. Reads
-    of READ_LIMIT keep what a pause holds back, and the buffer, that small; the buffer still
-    grows for a frame bigger than that. Between the transport and picows only the size of
-    the buffer offered changes (asyncio's public ``BufferedProtocol`` contract), and the
-    end of each read is told to the listener (see ``_Listener.flush``).
+    grow to the socket's receive buffer (megabytes), all parsed past a pause. Each read is
+    offered what the backlog has room for before it is full (at least READ_MIN, at most
+    READ_MAX): a pause comes within READ_MIN of the limits, and a fast feed is read in big
+    reads, each of which costs the same system calls, wake-ups and, on loopback, the
+    sender's TCP work done in the reader's recv(). Between the transport and picows only
+    the size of the buffer offered changes (asyncio's public ``BufferedProtocol``
+    contract), and the end of each read is told to the listener (see ``_Listener.flush``).
     """
 
-    def __init__(self, protocol: Any, listener: _Listener) -> None:
+    def __init__(self, protocol: Any, listener: _Listener, room: Callable[[], int]) -> None:
         self._get_buffer = protocol.get_buffer
         self._buffer_updated = protocol.buffer_updated
         self._listener = listener
+        self._room = room
         self.connection_lost = protocol.connection_lost  # type: ignore[method-assign]
         self.eof_received = protocol.eof_received  # type: ignore[method-assign]
         self.pause_writing = protocol.pause_writing  # type: ignore[method-assign]
@@ -112,7 +117,8 @@ class _SlicedReads(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         buffer: memoryview = self._get_buffer(sizehint)
-        return buffer[:READ_LIMIT] if len(buffer) > READ_LIMIT else buffer
+        limit = min(READ_MAX, max(READ_MIN, self._room()))
+        return buffer[:limit] if len(buffer) > limit else buffer
 
     def buffer_updated(self, nbytes: int) -> None:
         try:
@@ -773,8 +779,6 @@ class PicowsConnection(Connection):
         self._done = asyncio.get_running_loop().create_future()
         transport = ws.underlying_transport
         protocol = transport.get_protocol()
-        if protocol is not None and not transport.is_closing():
-            transport.set_protocol(_SlicedReads(protocol, listener))
         self._ws = ws
         self._listener = listener
         if ws.is_disconnected:
@@ -783,6 +787,8 @@ class PicowsConnection(Connection):
         if sink is None:
             ws.disconnect(False)
             return
+        if protocol is not None and not transport.is_closing():
+            transport.set_protocol(_SlicedReads(protocol, listener, sink.room))
         extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "")
         sink.opened(handshake.subprotocol or "", extensions, _handshake(ws))
         listener.deliver = listener.sink_message = sink.message

@@ -66,6 +66,7 @@ class Flow:
         "max_messages",
         "paused",
         "received_bytes",
+        "received_messages",
         "resume_asked",
     )
 
@@ -85,6 +86,7 @@ class Flow:
         self.earlier: deque[str | bytes] = deque()
         # Written on the I/O thread only.
         self.received_bytes = 0
+        self.received_messages = 0
         self.dropped = 0
         self.dropped_bytes = 0
         self.paused = False
@@ -100,6 +102,19 @@ class Flow:
     def over(self, inbox: deque[str | bytes]) -> bool:
         """Tell whether the backlog of ``inbox`` is past either high-water mark."""
         return len(inbox) > self.high_messages or self.waiting_bytes() > self.high_bytes
+
+    def room(self, inbox: deque[str | bytes]) -> int:
+        """Return about how many bytes may arrive before the backlog passes a high-water mark.
+
+        Reads are sized by it (see ``_engine_picows``). The message limit is turned into
+        bytes at the mean size of the messages so far (0 before the first one).
+        """
+        room = self.high_bytes - self.waiting_bytes()
+        if self.high_messages < _UNBOUNDED:
+            count = self.received_messages
+            mean = self.received_bytes // count if count else 0
+            room = min(room, (self.high_messages - len(inbox) - len(self.earlier)) * mean)
+        return max(0, room)
 
     def may_resume(self, inbox: deque[str | bytes]) -> bool:
         """Tell whether reading is paused and the backlog is back under both low-water marks."""

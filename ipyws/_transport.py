@@ -114,6 +114,9 @@ class Sink(Protocol):
     def messages(self, batch: list[str | bytes]) -> None:
         """Whole messages arrived in one read, in order: as many ``message`` calls, in one."""
 
+    def room(self) -> int:
+        """About how many payload bytes may arrive before the socket's backlog is full."""
+
     def written(self, total: int) -> None:
         """``total`` payload bytes have been written to the network so far."""
 

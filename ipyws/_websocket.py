@@ -236,6 +236,7 @@ class _SocketSink:
         "message",
         "messages",
         "opened",
+        "room",
         "rtt",
         "socket",
         "written",
@@ -247,6 +248,7 @@ class _SocketSink:
         self.opened = socket._io_open
         self.message = socket._io_message
         self.messages = socket._io_messages
+        self.room = socket._io_room
         self.written = socket._io_written
         self.rtt = socket._io_rtt
         self.control = socket._io_control
@@ -748,6 +750,7 @@ class WebSocket(EventTarget):
         # Flow.over() inlined: this runs for every read of a feed.
         received = flow.received_bytes + sum(map(len, batch))
         flow.received_bytes = received
+        flow.received_messages += len(batch)
         if (
             len(inbox) > flow.high_messages
             or received - flow.handled_bytes - flow.dropped_bytes > flow.high_bytes
@@ -756,6 +759,9 @@ class WebSocket(EventTarget):
         if not self._inbox_posted:
             self._inbox_posted = True
             self._dispatcher.post(self._task_messages, self._inbox)
+
+    def _io_room(self) -> int:
+        return self._flow.room(self._inbox)
 
     def _io_backlog_full(self) -> None:
         """Past a high-water mark: drop the oldest (``drop_oldest``) or pause reading."""

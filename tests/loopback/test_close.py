@@ -156,7 +156,9 @@ def test_a_failure_inside_ipyws_on_a_message_fails_the_connection(
 
     errors: list[Event] = []
     with monkeypatch.context() as patch:
+        # An engine reports one message (websockets) or the messages of a read (picows).
         patch.setattr(WebSocket, "_io_message", broken)
+        patch.setattr(WebSocket, "_io_messages", broken)
         ws = WebSocket(wpt.url("/echo"), onerror=errors.append)
         ws.wait_open(timeout=WAIT)  # the I/O thread takes the method when it opens
     ws.send("hello")

@@ -13,17 +13,17 @@ import time
 import pytest
 
 from ipyws import Backlog, WebSocket
-from ipyws._engine_picows import READ_LIMIT
+from ipyws._engine_picows import READ_MIN
 from ipyws._engine_websockets import READ_SLICE
 from tests.loopback.recording import WAIT, closed
 from tests.servers import TestServer
 
 # Reading stops within one slice of a read past the limit (the websockets engine parses
-# READ_SLICE bytes at a time; the picows engine hands over each read of at most READ_LIMIT
-# bytes at once); these tests turn compression off, so that a slice holds what its bytes say.
+# READ_SLICE bytes at a time; the picows engine reads what the backlog has room for, at least
+# READ_MIN bytes); these tests turn compression off, so that a slice holds what its bytes say.
 # Messages that came in the same read as the handshake (up to 256 KiB) were parsed before the
 # socket could count them: the peak is measured after them.
-SLICES = {"websockets": READ_SLICE, "picows": READ_LIMIT}
+SLICES = {"websockets": READ_SLICE, "picows": READ_MIN}
 FIRST_READ = 256 * 1024
 
 
@@ -201,3 +201,28 @@ def test_the_loop_gets_turns_while_a_flood_is_dispatched(wpt: TestServer) -> Non
     # One dispatch turn is 5 ms; unbounded, the first wait would have lasted until the flood
     # ended, which it never does. The bound leaves room for a busy machine's scheduling.
     assert max(waits) < 2.0, waits
+
+
+@pytest.mark.engines("picows")
+def test_reads_are_sized_by_the_room_in_the_backlog(
+    wpt: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood is read in reads bigger than READ_MIN while the backlog has room, and no read
+    brings more than READ_MIN past the byte limit."""
+    from ipyws import _engine_picows
+
+    reads: list[int] = []
+    original = _engine_picows._SlicedReads.buffer_updated
+
+    def buffer_updated(self: _engine_picows._SlicedReads, nbytes: int) -> None:
+        reads.append(nbytes)
+        original(self, nbytes)
+
+    monkeypatch.setattr(_engine_picows._SlicedReads, "buffer_updated", buffer_updated)
+    limit = 8 * READ_MIN
+    ws, handler = flood(wpt, 4096, 0.0002, 3000, max_backlog=None, max_backlog_bytes=limit)
+    assert max(reads) > READ_MIN  # read at once: what the backlog had room for
+    assert handler.peak.bytes <= limit + READ_MIN + 4096
+    assert handler.seen == list(range(len(handler.seen)))
+    ws.close()
+    closed(ws)

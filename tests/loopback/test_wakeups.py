@@ -134,6 +134,7 @@ def test_io_thread_logs_about_a_connection_in_the_context_that_created_it(
         raise RuntimeError("ipyws bug")
 
     monkeypatch.setattr(WebSocket, "_io_message", broken)
+    monkeypatch.setattr(WebSocket, "_io_messages", broken)
     handler = Recorder()
     logger = logging.getLogger("ipyws")
     logger.addHandler(handler)
