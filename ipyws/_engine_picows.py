@@ -739,6 +739,7 @@ class PicowsConnection(Connection):
             extra_headers=headers,
             max_redirects=0,
             socket_factory=self._connect_socket,
+            read_buffer_init_size=READ_MIN,  # picows doubles it as reads fill it
         )
         async with self._io.host_lock(self._url.host_key):
             try:
