@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -84,13 +84,16 @@ def test_a_received_message_event_matches_the_constructor_dispatched() -> None:
     names = sorted(slots - {"timeStamp", "target", "currentTarget"})
     during: dict[str, list[Any]] = {}
     fast_target, slow_target = EventTarget(), EventTarget()
-    for key, target in (("fast", fast_target), ("slow", slow_target)):
-        target.addEventListener(
-            "message",
-            lambda e, key=key: during.setdefault(
-                key, [e.currentTarget is e.target, *(getattr(e, n) for n in names)]
-            ),
-        )
+
+    def recorder(key: str) -> Callable[[Any], None]:
+        def record(event: Any) -> None:
+            fields = [getattr(event, name) for name in names]
+            during.setdefault(key, [event.currentTarget is event.target, *fields])
+
+        return record
+
+    fast_target.addEventListener("message", recorder("fast"))
+    slow_target.addEventListener("message", recorder("slow"))
     fast = fast_target._dispatch_message("data", "ws://example.test", time.monotonic())
     slow = MessageEvent("message", data="data", origin="ws://example.test")
     slow_target._dispatch(slow, True)
