@@ -95,21 +95,8 @@ class Transcript:
         self._records.append(record)
         return record
 
-    def received(self, data: str | bytes, size: int) -> None:
-        """Record a message that arrived (``size`` is its payload length in bytes)."""
-        self.messages_in += 1
-        self.bytes_in += size
-        opcode = TEXT if data.__class__ is str else BINARY
-        if size > self._data_limit:
-            self._add("receive", opcode, data, size)
-            return
-        # _add inlined: this runs on the I/O thread for every message of a feed.
-        seq = self._seq
-        self._seq = seq + 1
-        self._records.append((seq, _time(), "receive", opcode, data, size, None))
-
-    def received_batch(self, batch: list[str | bytes]) -> int:
-        """Record the messages of one read, in order; return their size in bytes.
+    def received_batch(self, batch: list[str | bytes]) -> None:
+        """Record the messages that arrived in one read, in order, with their size in bytes.
 
         They arrived together, so they share one time. A text's size is its UTF-8 length:
         the engine decoded valid UTF-8, so ASCII text (an O(1) check) is one byte per
@@ -138,7 +125,6 @@ class Transcript:
         self._seq = seq
         self.messages_in += len(batch)
         self.bytes_in += total
-        return total
 
     def sent(self, data: str | bytes, size: int) -> None:
         """Record a message handed to ``send``."""

@@ -21,8 +21,8 @@ def _filled() -> Transcript:
     transcript = Transcript(10, 8)
     transcript.event("open", protocol="chat", extensions="")
     transcript.sent("héllo", 6)
-    transcript.received(b"\x00\xff", 2)
-    transcript.received("0123456789", 10)
+    transcript.received_batch([b"\x00\xff"])
+    transcript.received_batch(["0123456789"])
     transcript.event("close", code=1000, reason="", wasClean=True)
     return transcript
 
@@ -57,7 +57,7 @@ def test_counters() -> None:
     """messages_in/out and bytes_in/out count every message, even ones no longer kept."""
     transcript = Transcript(2)
     for _ in range(5):
-        transcript.received("abc", 3)
+        transcript.received_batch(["abc"])
     transcript.sent(b"12", 2)
     assert (transcript.messages_in, transcript.bytes_in) == (5, 15)
     assert (transcript.messages_out, transcript.bytes_out) == (1, 2)
@@ -67,7 +67,7 @@ def test_ring_buffer_keeps_the_newest() -> None:
     """Only the newest ``maxlen`` records are kept; seq and total keep counting."""
     transcript = Transcript(3)
     for i in range(5):
-        transcript.received(str(i), 1)
+        transcript.received_batch([str(i)])
     assert len(transcript) == 3
     assert transcript.maxlen == 3
     assert transcript.total == 5
@@ -79,7 +79,7 @@ def test_memory_stays_bounded() -> None:
     """A long feed never keeps more than ``maxlen`` records."""
     transcript = Transcript(100)
     for i in range(10_000):
-        transcript.received("x", 1)
+        transcript.received_batch(["x"])
         assert len(transcript) <= 100 or i < 100
     assert len(transcript) == 100
 
@@ -98,7 +98,7 @@ def test_clear_keeps_counters() -> None:
     transcript.clear()
     assert len(transcript) == 0
     assert transcript.messages_in == 2
-    transcript.received("x", 1)
+    transcript.received_batch(["x"])
     assert transcript.records()[0]["seq"] == 5
 
 
@@ -233,7 +233,7 @@ def test_rates_count_the_last_second_each_way(clock: _Clock) -> None:
     for when, kind, size in [(100.2, "in", 10), (100.5, "out", 4), (101.3, "in", 7)]:
         clock.now = when
         if kind == "in":
-            transcript.received("x" * size, size)
+            transcript.received_batch(["x" * size])
         else:
             transcript.sent("x" * size, size)
     transcript.event("close", code=1000, reason="", wasClean=True)
@@ -245,7 +245,7 @@ def test_rates_of_a_young_socket_cover_its_life(clock: _Clock) -> None:
     """A transcript younger than the window measures over its age, not the whole second."""
     transcript = Transcript(10)
     clock.now = 100.1
-    transcript.received(b"ab", 2)
+    transcript.received_batch([b"ab"])
     clock.now = 100.25
     assert transcript.rates() == pytest.approx((4.0, 8.0, 0.0, 0.0))
 
@@ -255,7 +255,7 @@ def test_rates_of_a_ring_that_turned_over_measure_what_it_holds(clock: _Clock) -
     transcript = Transcript(4)
     for step in range(8):
         clock.now = 100.0 + step * 0.1
-        transcript.received("x", 1)
+        transcript.received_batch(["x"])
     clock.now = 100.8
     assert transcript.rates() == pytest.approx((10.0, 10.0, 0.0, 0.0))
 
@@ -264,13 +264,13 @@ def test_tail_and_window_address_records_by_seq() -> None:
     """tail(n) gives the newest n records; a window finds records by seq and stays as it was."""
     transcript = Transcript(5)
     for i in range(8):
-        transcript.received(f"m{i}", 2)
+        transcript.received_batch([f"m{i}"])
     assert [r["seq"] for r in transcript.tail(2)] == [6, 7]
     assert [r["seq"] for r in transcript.tail(50)] == [3, 4, 5, 6, 7]
     assert transcript.tail(0) == []
     window = transcript.window()
     assert (window.first, window.total, len(window)) == (3, 8, 5)
-    transcript.received("later", 5)
+    transcript.received_batch(["later"])
     assert [r["data"] for r in window.records(0, 100)] == ["m3", "m4", "m5", "m6", "m7"]
     assert [r["seq"] for r in window.records(4, 6)] == [4, 5]
     assert window.records(6, 4) == []
@@ -288,7 +288,7 @@ def test_window_search_pages_from_the_newest() -> None:
     transcript = Transcript(100)
     transcript.event("open", protocol="", extensions="")
     for i in range(60):
-        transcript.received(f"tick {i}" if i % 2 else f"TOCK {i}", 7)
+        transcript.received_batch([f"tick {i}" if i % 2 else f"TOCK {i}"])
     transcript.sent(b"\x01\x02", 2)
     window = transcript.window()
 
